@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Python deps into .venv, npm tools (anvil, solc-js) into tools/npm.
+# A second run with nothing changed only compares a stamp and returns in well under a second.
+# Usage: scripts/setup.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="all"
+[[ "${1:-}" == "--dev" ]] && extras="dev"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+find_python() {
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+stamp_of() {
+  cat pyproject.toml tools/npm/package.json tools/npm/package-lock.json scripts/setup.sh | sha256sum | cut -c1-16
+}
+
+python_env() {
+  local want stamp_file=".venv/.zgv-setup-$extras"
+  want="$(stamp_of)"
+  if [[ -x .venv/bin/python && -f "$stamp_file" && "$(cat "$stamp_file")" == "$want" ]]; then
+    return 0
+  fi
+  local py
+  py="$(find_python)" || die "Python 3.11 is required (python3.11 or python3 on PATH)"
+  if [[ ! -x .venv/bin/python ]]; then
+    say "creating .venv with $py"
+    "$py" -m venv .venv
+  fi
+  local pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+  # torch first, pinned: this version is a local CPU build; any other resolution pulls CUDA wheels.
+  if ! .venv/bin/python -c 'import importlib.metadata as m, sys; sys.exit(0 if m.version("torch").startswith("2.13.0") else 1)' 2>/dev/null; then
+    say "installing torch==2.13.0 (CPU)"
+    "${pip[@]}" install "torch==2.13.0" 2> >(grep -v 'is ignored' >&2)
+  fi
+  say "installing zgvoice[$extras] into .venv"
+  "${pip[@]}" install -e ".[$extras]" 2> >(grep -v 'is ignored' >&2)
+  echo "$want" > "$stamp_file"
+}
+
+npm_tools() {
+  local stamp_file="tools/npm/node_modules/.zgv-setup" want
+  want="$(cat tools/npm/package.json tools/npm/package-lock.json | sha256sum | cut -c1-16)"
+  if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$want" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm (Node 20) is required for the devnet tools"
+  say "installing npm tools (anvil, solc-js) into tools/npm"
+  npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error >&2
+  chmod +x tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+  echo "$want" > "$stamp_file"
+}
+
+python_env
+npm_tools

@@ -1,0 +1,19 @@
+"""Intent + context -> a plan of MCP tool calls, their execution, and the reply to speak."""
+
+from task_interpreter.executor import ToolExecutor, ToolResult
+from task_interpreter.interpreter import Interpreter, TurnOutcome
+from task_interpreter.plan import Plan, ToolCall
+from task_interpreter.planner import Planner, TurnContext
+from task_interpreter.replies import compose_reply
+
+__all__ = [
+    "Interpreter",
+    "Plan",
+    "Planner",
+    "ToolCall",
+    "ToolExecutor",
+    "ToolResult",
+    "TurnContext",
+    "TurnOutcome",
+    "compose_reply",
+]

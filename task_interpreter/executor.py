@@ -1,0 +1,116 @@
+"""Runs planned tool calls through MCP clients, one per server. Tools are reached only over MCP."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent
+
+from task_interpreter.plan import ToolCall
+
+# Where a server is: an in-process server object (in-memory transport), a streamable HTTP URL, or a
+# command to run over stdio.
+McpTarget = MCPServer | StdioServerParameters | str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolError:
+    """A failed call: a stable code and a human message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The outcome of one tool call."""
+
+    call: ToolCall
+    data: dict[str, Any] | None
+    error: ToolError | None
+    latency_ms: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the tool succeeded."""
+        return self.error is None
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as it appears in a turn's JSON."""
+        out: dict[str, Any] = {**self.call.as_json(), "ok": self.ok, "latency_ms": round(self.latency_ms, 3)}
+        if self.error is not None:
+            out["error"] = {"code": self.error.code, "message": self.error.message}
+        else:
+            out["result"] = self.data
+        return out
+
+
+def _error_of(result: CallToolResult) -> ToolError:
+    structured = result.structured_content or {}
+    body = structured.get("error")
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return ToolError(code=body["code"], message=str(body.get("message", "")))
+    text = " ".join(block.text for block in result.content if isinstance(block, TextContent))
+    return ToolError(code="tool_failed", message=text or "the tool failed")
+
+
+class ToolExecutor:
+    """Holds one connected MCP client per server name; use as an async context manager."""
+
+    def __init__(self, targets: dict[str, McpTarget], timeout_s: float = 15.0) -> None:
+        self._targets = targets
+        self._timeout_s = timeout_s
+        self._clients: dict[str, Client] = {}
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> ToolExecutor:
+        try:
+            for name, target in self._targets.items():
+                client = Client(target, read_timeout_seconds=self._timeout_s)
+                self._clients[name] = await self._stack.enter_async_context(client)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._clients.clear()
+        await self._stack.aclose()
+
+    async def run(self, call: ToolCall) -> ToolResult:
+        """Run one call. Never raises for a tool's failure: it comes back as `ToolResult.error`."""
+        started = time.perf_counter()
+        client = self._clients.get(call.server)
+        if client is None:
+            return ToolResult(call, None, ToolError("unknown_server", f"no server named {call.server}"), 0.0)
+        try:
+            result = await client.call_tool(call.tool, call.arguments)
+        except MCPError as exc:
+            error = ToolError("tool_unavailable", f"{call.server}/{call.tool}: {exc}")
+            return ToolResult(call, None, error, _ms_since(started))
+        if result.is_error:
+            return ToolResult(call, None, _error_of(result), _ms_since(started))
+        return ToolResult(call, dict(result.structured_content or {}), None, _ms_since(started))
+
+    async def run_all(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
+        """Run calls in order, stopping at the first failure (later calls may depend on it)."""
+        results: list[ToolResult] = []
+        for call in calls:
+            result = await self.run(call)
+            results.append(result)
+            if not result.ok:
+                break
+        return results
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

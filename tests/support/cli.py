@@ -1,0 +1,31 @@
+"""Running the real `zgv` console script as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ZGV = Path(sys.executable).parent / "zgv"
+
+
+def zgv_env(**settings: str) -> dict[str, str]:
+    """The current environment without ZGV_ settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZGV_")}
+    env.update(settings)
+    return env
+
+
+def run_zgv(
+    *args: str | bytes, env: dict[str, str] | None = None, stdin: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `zgv ARGS...` to completion and capture its output."""
+    return subprocess.run(
+        [str(ZGV), *args],
+        input=stdin,
+        capture_output=True,
+        env=env if env is not None else zgv_env(),
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,1 @@
+"""The voice gateway: HTTP (and, later, WebSocket audio) front of zgvoice."""

@@ -1,0 +1,68 @@
+"""The ask service: one text turn through the interpreter, optionally spoken, with a latency breakdown."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from task_interpreter import Interpreter, TurnOutcome
+from task_interpreter.interpreter import StageClock
+from voice_gateway import log_context
+from voice_gateway.audio import AudioClip
+from voice_gateway.tts import TextToSpeech
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    """A finished turn: what was understood and done, the reply, its audio if asked, and timings."""
+
+    turn_id: str
+    outcome: TurnOutcome
+    latency_ms: dict[str, float]
+    audio: AudioClip | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON shape shared by `zgv ask --json` and `POST /v1/ask`."""
+        return {"turn_id": self.turn_id, **self.outcome.as_json(), "latency_ms": self.latency_ms}
+
+
+class AskService:
+    """Runs text turns. Stateless apart from the components it holds."""
+
+    def __init__(self, interpreter: Interpreter, tts: TextToSpeech) -> None:
+        self._interpreter = interpreter
+        self._tts = tts
+
+    async def ask(self, text: str, *, speak: bool) -> AskResult:
+        """Handle one utterance; with `speak`, also synthesize the reply.
+
+        Raises:
+            TextInputError: the text is empty, too long or not valid text (nothing was run).
+        """
+        turn = uuid.uuid4().hex[:16]
+        token = log_context.turn_id.set(turn)
+        try:
+            started = time.perf_counter()
+            clock = StageClock()
+            outcome = await self._interpreter.handle(text, clock)
+            audio = None
+            if speak:
+                audio = await self._tts.synthesize(outcome.reply)
+                clock.lap("tts_ms")
+            latency = {**clock.stages, "total_ms": round((time.perf_counter() - started) * 1000.0, 3)}
+            log.info(
+                "turn done",
+                extra={"intent": outcome.intent.name.value, "latency_ms": latency, "ok": _all_ok(outcome)},
+            )
+            return AskResult(turn_id=turn, outcome=outcome, latency_ms=latency, audio=audio)
+        finally:
+            log_context.turn_id.reset(token)
+
+
+def _all_ok(outcome: TurnOutcome) -> bool:
+    return all(result.ok for result in outcome.results)

@@ -1,0 +1,194 @@
+"""The `zgv` command line: ask, devnet, up, mcp."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from nlp import TextInputError, clean_text, decode_text
+from voice_gateway.audio import write_wav
+from zerog_client import ZeroGError
+from zgvoice import __version__
+from zgvoice.logs import configure_logging
+from zgvoice.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
+
+log = logging.getLogger("zgvoice")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A failure explained to the user in one line, with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zgv", description="zgvoice: a voice agent for the 0G chain.")
+    parser.add_argument("--version", action="version", version=f"zgv {__version__}")
+    parser.add_argument("--config", type=Path, help=f"YAML settings file (or set {CONFIG_FILE_ENV})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="ask one question in text and get the reply")
+    ask.add_argument("text", nargs="+", help='the question, e.g. "what is my balance"; "-" reads stdin')
+    ask.add_argument("--json", action="store_true", help="print the whole turn as one JSON object")
+    ask.add_argument("--out", type=Path, help="also speak the reply into this WAV file")
+
+    devnet = commands.add_parser("devnet", help="run the local devnet chain until Ctrl-C")
+    devnet.add_argument("--port", type=int, help="RPC port (0 picks a free one)")
+    devnet.add_argument("--chain-id", type=int, help="chain id of the devnet")
+    devnet.add_argument("--json", action="store_true", help="print the endpoints as one JSON line")
+
+    up = commands.add_parser("up", help="run the devnet and the gateway on 127.0.0.1 until Ctrl-C")
+    up.add_argument("--port", type=int, help="gateway port")
+    up.add_argument("--devnet-port", type=int, help="devnet RPC port (0 picks a free one)")
+
+    mcp = commands.add_parser("mcp", help="run an MCP tool server over stdio")
+    mcp.add_argument("server", choices=["chain"], help="which server")
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    if args.config is not None:
+        os.environ[CONFIG_FILE_ENV] = str(args.config)
+    overrides: dict[str, Any] = {}
+    if args.command == "devnet" and (args.port is not None or args.chain_id is not None):
+        devnet: dict[str, Any] = {}
+        if args.port is not None:
+            devnet["port"] = args.port
+        if args.chain_id is not None:
+            devnet["chain_id"] = args.chain_id
+        overrides["devnet"] = devnet
+    if args.command == "up":
+        if args.port is not None:
+            overrides["gateway"] = {"port": args.port}
+        if args.devnet_port is not None:
+            overrides["devnet"] = {"port": args.devnet_port}
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def _question_text(parts: list[str], max_chars: int) -> str:
+    try:
+        if parts == ["-"]:
+            return decode_text(sys.stdin.buffer.read(max_chars * 4 + 1), max_chars)
+        return clean_text(" ".join(parts), max_chars)
+    except TextInputError as exc:
+        raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
+
+
+async def _ask(settings: Settings, text: str, as_json: bool, out: Path | None) -> None:
+    from zgvoice.runtime import embedded_runtime
+
+    try:
+        async with embedded_runtime(settings) as runtime:
+            result = await runtime.service.ask(text, speak=out is not None)
+    except ZeroGError as exc:
+        hint = " (start it with `zgv devnet`, or run `zgv up`)" if exc.code == "chain_unreachable" else ""
+        raise CliError(f"{exc.code}: {exc.message}{hint}") from exc
+    payload = result.as_json()
+    if out is not None and result.audio is not None:
+        write_wav(out, result.audio)
+        payload["audio"] = {
+            "path": str(out),
+            "sample_rate": result.audio.sample_rate,
+            "duration_s": round(result.audio.duration_s, 3),
+        }
+    print(json.dumps(payload, ensure_ascii=False) if as_json else result.outcome.reply)
+
+
+def _wait_for_stop_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def _devnet(settings: Settings, as_json: bool) -> None:
+    from zgvoice.devnet import devnet_node
+
+    with devnet_node(settings.devnet) as node:
+        accounts = asyncio.run(_node_accounts(node.rpc_url, settings.devnet.chain_id))
+        info = {
+            "rpc_url": node.rpc_url,
+            "chain_id": settings.devnet.chain_id,
+            "pid": node.pid,
+            "accounts": accounts,
+        }
+        if as_json:
+            print(json.dumps(info), flush=True)
+        else:
+            print(f"devnet chain {info['chain_id']} at {node.rpc_url} (pid {node.pid}); Ctrl-C stops it")
+            for account in accounts:
+                print(f"  funded dev account {account}")
+            sys.stdout.flush()
+        _wait_for_stop_signal()
+    log.info("devnet stopped")
+
+
+async def _node_accounts(rpc_url: str, chain_id: int) -> list[str]:
+    from zerog_client import ChainReader
+
+    async with ChainReader(rpc_url, chain_id) as reader:
+        return await reader.node_accounts()
+
+
+def _up(settings: Settings) -> None:
+    from zgvoice.gateway import serve_embedded
+
+    asyncio.run(serve_embedded(settings))
+
+
+async def _mcp(settings: Settings, server_name: str) -> None:
+    from mcp_servers import build_chain_server
+    from zerog_client import ChainReader
+
+    assert server_name == "chain"
+    try:
+        async with ChainReader(settings.chain.rpc_url, settings.chain.chain_id) as reader:
+            await build_chain_server(reader).run_stdio_async()
+    except ZeroGError as exc:
+        raise CliError(f"{exc.code}: {exc.message}") from exc
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    args = _build_parser().parse_args(argv)
+    try:
+        settings = _settings_from(args)
+        configure_logging(settings.log.level, settings.log.format)
+        if args.command == "ask":
+            text = _question_text(args.text, settings.nlp.max_text_chars)
+            asyncio.run(_ask(settings, text, args.json, args.out))
+        elif args.command == "devnet":
+            _devnet(settings, args.json)
+        elif args.command == "up":
+            _up(settings)
+        elif args.command == "mcp":
+            asyncio.run(_mcp(settings, args.server))
+    except CliError as exc:
+        print(f"zgv: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ZeroGError as exc:
+        print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

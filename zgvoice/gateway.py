@@ -1,0 +1,63 @@
+"""`zgv up`: the devnet chain plus the gateway on one event loop, stopped together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Generator
+
+import anyio.to_thread
+import uvicorn
+
+from voice_gateway.app import create_app
+from zgvoice.devnet import devnet_node
+from zgvoice.runtime import embedded_runtime
+from zgvoice.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _GatewayServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # Like uvicorn, a SIGINT/SIGTERM starts a graceful shutdown; unlike uvicorn, the signal is
+        # not raised again afterwards, so the caller still stops the devnet and exits with 0.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+async def serve_embedded(settings: Settings) -> None:
+    """Start the devnet, wire the runtime to it, serve HTTP until SIGINT/SIGTERM, then stop all."""
+    with devnet_node(settings.devnet) as node:
+        chain = settings.chain.model_copy(
+            update={"rpc_url": node.rpc_url, "chain_id": settings.devnet.chain_id}
+        )
+        settings = settings.model_copy(update={"chain": chain})
+        log.info("devnet ready", extra={"rpc_url": node.rpc_url, "chain_id": chain.chain_id})
+        async with embedded_runtime(settings) as runtime:
+            if settings.tts.warm_up:
+                await anyio.to_thread.run_sync(runtime.tts.warm_up)
+            app = create_app(runtime.service, runtime.health, settings.gateway.max_body_bytes)
+            config = uvicorn.Config(
+                app,
+                host=settings.gateway.host,
+                port=settings.gateway.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            server = _GatewayServer(config)
+            log.info(
+                "gateway starting", extra={"url": f"http://{settings.gateway.host}:{settings.gateway.port}"}
+            )
+            await server.serve()
+    log.info("stopped")
