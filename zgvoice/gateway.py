@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Generator
 
@@ -33,6 +34,14 @@ class _GatewayServer(uvicorn.Server):
         finally:
             for sig, handler in originals.items():
                 signal.signal(sig, handler)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            # One human line on stdout; everything else is JSON logs on stderr.
+            print(
+                f"zgvoice is up at http://{self.config.host}:{self.config.port} (Ctrl-C stops it)", flush=True
+            )
 
 
 async def serve_embedded(settings: Settings) -> None:

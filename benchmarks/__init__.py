@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: `python -m benchmarks.<name> [--out FILE]`, each recorded in BENCHMARKS.md."""
