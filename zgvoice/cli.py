@@ -109,16 +109,18 @@ async def _ask(settings: Settings, text: str, as_json: bool, out: Path | None) -
     print(json.dumps(payload, ensure_ascii=False) if as_json else result.outcome.reply)
 
 
-def _wait_for_stop_signal() -> None:
+def _stop_on_signals() -> threading.Event:
+    # Installed before anything starts, so a signal that arrives while starting up is not lost.
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def _devnet(settings: Settings, as_json: bool) -> None:
     from zgvoice.devnet import devnet_node
 
+    stop = _stop_on_signals()
     with devnet_node(settings.devnet) as node:
         accounts = asyncio.run(_node_accounts(node.rpc_url, settings.devnet.chain_id))
         info = {
@@ -134,7 +136,7 @@ def _devnet(settings: Settings, as_json: bool) -> None:
             for account in accounts:
                 print(f"  funded dev account {account}")
             sys.stdout.flush()
-        _wait_for_stop_signal()
+        stop.wait()
     log.info("devnet stopped")
 
 
@@ -148,7 +150,8 @@ async def _node_accounts(rpc_url: str, chain_id: int) -> list[str]:
 def _up(settings: Settings) -> None:
     from zgvoice.gateway import serve_embedded
 
-    asyncio.run(serve_embedded(settings))
+    stop = _stop_on_signals()
+    asyncio.run(serve_embedded(settings, stop))
 
 
 async def _mcp(settings: Settings, server_name: str) -> None:

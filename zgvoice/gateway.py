@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class _GatewayServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, stop_requested: threading.Event) -> None:
+        super().__init__(config)
+        self._stop_requested = stop_requested
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         # Like uvicorn, a SIGINT/SIGTERM starts a graceful shutdown; unlike uvicorn, the signal is
@@ -29,6 +33,8 @@ class _GatewayServer(uvicorn.Server):
             yield
             return
         originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if self._stop_requested.is_set():
+            self.should_exit = True  # a signal came while the devnet or the voice was loading
         try:
             yield
         finally:
@@ -44,8 +50,12 @@ class _GatewayServer(uvicorn.Server):
             )
 
 
-async def serve_embedded(settings: Settings) -> None:
-    """Start the devnet, wire the runtime to it, serve HTTP until SIGINT/SIGTERM, then stop all."""
+async def serve_embedded(settings: Settings, stop_requested: threading.Event) -> None:
+    """Start the devnet, wire the runtime to it, serve HTTP until SIGINT/SIGTERM, then stop all.
+
+    `stop_requested` is set by the caller's signal handlers while starting up; uvicorn's own
+    handlers take over once it serves.
+    """
     with devnet_node(settings.devnet) as node:
         chain = settings.chain.model_copy(
             update={"rpc_url": node.rpc_url, "chain_id": settings.devnet.chain_id}
@@ -64,7 +74,7 @@ async def serve_embedded(settings: Settings) -> None:
                 access_log=False,
                 lifespan="off",
             )
-            server = _GatewayServer(config)
+            server = _GatewayServer(config, stop_requested)
             log.info(
                 "gateway starting", extra={"url": f"http://{settings.gateway.host}:{settings.gateway.port}"}
             )

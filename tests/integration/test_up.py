@@ -61,3 +61,22 @@ def test_up_serves_real_balances_and_stops_everything(stop_signal: signal.Signal
                 process.kill()
     wait_until(lambda: not any(is_alive(pid) for pid in anvils), 5, "the devnet to stop")
     assert not answers(f"{base}/healthz")
+
+
+def test_a_signal_during_start_up_still_stops_cleanly() -> None:
+    port = free_port()
+    with subprocess.Popen(
+        [str(ZGV), "up", "--port", str(port), "--devnet-port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=zgv_env(),  # with the voice warm-up, start-up lasts long enough to be interrupted
+    ) as process:
+        try:
+            wait_until(lambda: bool(children_of(process.pid)) or process.poll() is not None, 30, "the devnet")
+            anvils = children_of(process.pid)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    wait_until(lambda: not any(is_alive(pid) for pid in anvils), 5, "the devnet to stop")
