@@ -11,7 +11,12 @@ from typing import Any
 from voice_gateway import log_context
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's `color_message` duplicates `msg` with terminal escapes.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
