@@ -61,5 +61,23 @@ npm_tools() {
   echo "$want" > "$stamp_file"
 }
 
+system_packages() {
+  # espeak-ng is the fallback voice; the dev set adds Chromium for the browser tests and sox for clips.
+  local need=()
+  command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+  if [[ "$extras" == "dev" ]]; then
+    [[ -x /usr/bin/chromium ]] || need+=(chromium)
+    command -v sox >/dev/null 2>&1 || need+=(sox)
+  fi
+  ((${#need[@]})) || return 0
+  if [[ "$(id -u)" != 0 ]]; then
+    die "missing system packages: ${need[*]} (install them with: sudo apt-get install -y ${need[*]})"
+  fi
+  say "installing Debian packages: ${need[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+}
+
+system_packages
 python_env
 npm_tools

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -101,12 +102,19 @@ class ToolExecutor:
             return ToolResult(call, None, _error_of(result), _ms_since(started))
         return ToolResult(call, dict(result.structured_content or {}), None, _ms_since(started))
 
-    async def run_all(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
-        """Run calls in order, stopping at the first failure (later calls may depend on it)."""
+    async def run_all(
+        self, calls: tuple[ToolCall, ...], on_result: Callable[[ToolResult], Awaitable[None]] | None = None
+    ) -> list[ToolResult]:
+        """Run calls in order, stopping at the first failure (later calls may depend on it).
+
+        `on_result` hears each result as soon as it is known.
+        """
         results: list[ToolResult] = []
         for call in calls:
             result = await self.run(call)
             results.append(result)
+            if on_result is not None:
+                await on_result(result)
             if not result.ok:
                 break
         return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nlp import Intent, RuleRecognizer, clean_text
 from task_interpreter.executor import ToolExecutor, ToolResult
@@ -25,6 +25,16 @@ class StageClock:
         now = time.perf_counter()
         self.stages[stage] = round((now - self._mark) * 1000.0, 3)
         self._mark = now
+
+
+class TurnObserver(Protocol):
+    """Hears about a turn's stages as they happen (the voice gateway streams them to the client)."""
+
+    async def on_intent(self, intent: Intent) -> None: ...
+
+    async def on_plan(self, plan: Plan) -> None: ...
+
+    async def on_tool_result(self, result: ToolResult) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +76,8 @@ class Interpreter:
         self._recognizer = recognizer or RuleRecognizer()
         self._planner = planner or Planner()
 
-    async def handle(self, text: str, clock: StageClock) -> TurnOutcome:
-        """Run one turn.
+    async def handle(self, text: str, clock: StageClock, observer: TurnObserver | None = None) -> TurnOutcome:
+        """Run one turn, telling `observer` (if any) about each stage as it completes.
 
         Raises:
             TextInputError: the text is empty, too long, or not valid text.
@@ -75,9 +85,13 @@ class Interpreter:
         transcript = clean_text(text, self._max_text_chars)
         intent = self._recognizer.recognize(transcript)
         clock.lap("nlp_ms")
+        if observer is not None:
+            await observer.on_intent(intent)
         plan = self._planner.plan(intent, self._context)
         clock.lap("plan_ms")
-        results = await self._executor.run_all(plan.calls)
+        if observer is not None:
+            await observer.on_plan(plan)
+        results = await self._executor.run_all(plan.calls, observer.on_tool_result if observer else None)
         clock.lap("tools_ms")
         reply = compose_reply(intent, plan, results, self._context.user_address)
         clock.lap("reply_ms")

@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlp import TextInputError
-from voice_gateway.ask import AskService
+from voice_gateway.ask import AskService, NoSpeechError
+from voice_gateway.audio.decode import AudioDecodeError
+from voice_gateway.audio_store import AudioStore
+from voice_gateway.stt import SttError
+from voice_gateway.voice.registry import SessionRegistry
+from voice_gateway.voice.session import VoiceDeps
+from voice_gateway.voice.ws import voice_router
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +29,20 @@ log = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 _INPUT_STATUS = {"text_too_long": 413, "invalid_encoding": 400, "empty_text": 422}
+_AUDIO_STATUS = {"unsupported_audio": 415, "corrupt_audio": 422, "audio_too_long": 413}
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceMount:
+    """The voice side of the gateway: WebSocket sessions and whole-file queries."""
+
+    deps: VoiceDeps
+    registry: SessionRegistry
+    allowed_origins: frozenset[str]
+    audio_store: AudioStore
+    upload_max_bytes: int
+    upload_max_seconds: float
 
 
 class _RequestError(Exception):
@@ -71,9 +94,13 @@ def _parse_ask_body(raw: bytes) -> str:
     return text
 
 
-def create_app(service: AskService, health: HealthCheck, max_body_bytes: int) -> FastAPI:
+def create_app(
+    service: AskService, health: HealthCheck, max_body_bytes: int, voice: VoiceMount | None = None
+) -> FastAPI:
     """Build the gateway app around ready components (the caller owns their lifecycles)."""
     app = FastAPI(title="zgvoice gateway", version="0.1.0")
+    if voice is not None:
+        _mount_voice(app, service, voice)
 
     @app.exception_handler(_RequestError)
     async def _request_error(_: Request, exc: _RequestError) -> JSONResponse:
@@ -104,3 +131,39 @@ def create_app(service: AskService, health: HealthCheck, max_body_bytes: int) ->
         return JSONResponse(result.as_json())
 
     return app
+
+
+def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount) -> None:
+    app.include_router(voice_router(voice.deps, voice.registry, voice.allowed_origins))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def mic_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.post("/v1/voice/query")
+    async def voice_query(request: Request) -> JSONResponse:
+        data = await _read_body(request, voice.upload_max_bytes)
+        try:
+            result = await service.ask_audio(
+                data, voice.deps.stt, max_seconds=voice.upload_max_seconds, speak=True
+            )
+        except AudioDecodeError as exc:
+            return error_response(_AUDIO_STATUS.get(exc.code, 422), exc.code, exc.message)
+        except NoSpeechError as exc:
+            return error_response(422, exc.code, exc.message)
+        except SttError as exc:
+            return error_response(503, exc.code, exc.message)
+        except TextInputError as exc:
+            return error_response(_INPUT_STATUS.get(exc.code, 422), exc.code, exc.message)
+        body = result.as_json()
+        if result.audio is not None:
+            body["audio_url"] = f"/v1/audio/{voice.audio_store.put(result.audio)}"
+        return JSONResponse(body)
+
+    @app.get("/v1/audio/{audio_id}")
+    async def reply_audio(audio_id: str) -> Response:
+        wav = voice.audio_store.get(audio_id) if len(audio_id) <= 64 else None
+        if wav is None:
+            return error_response(404, "audio_not_found", "no such audio, or it has expired")
+        return Response(content=wav, media_type="audio/wav", headers={"Cache-Control": "private, max-age=60"})

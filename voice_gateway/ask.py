@@ -8,10 +8,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+
 from task_interpreter import Interpreter, TurnOutcome
 from task_interpreter.interpreter import StageClock
 from voice_gateway import log_context
 from voice_gateway.audio import AudioClip
+from voice_gateway.audio.decode import decode_to_pcm16k
+from voice_gateway.stt import SpeechToText
 from voice_gateway.tts import TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,15 @@ class AskResult:
         return {"turn_id": self.turn_id, **self.outcome.as_json(), "latency_ms": self.latency_ms}
 
 
+class NoSpeechError(Exception):
+    """The audio held no recognizable words."""
+
+    code = "no_speech"
+    message = "no words were recognized in that audio"
+
+
 class AskService:
-    """Runs text turns. Stateless apart from the components it holds."""
+    """Runs whole turns (text, or a whole audio file). Stateless apart from the components it holds."""
 
     def __init__(self, interpreter: Interpreter, tts: TextToSpeech) -> None:
         self._interpreter = interpreter
@@ -44,11 +55,32 @@ class AskService:
         Raises:
             TextInputError: the text is empty, too long or not valid text (nothing was run).
         """
+        return await self._turn(text, speak=speak, clock=StageClock(), started=time.perf_counter())
+
+    async def ask_audio(
+        self, data: bytes, stt: SpeechToText, *, max_seconds: float, speak: bool
+    ) -> AskResult:
+        """Handle a whole audio file: decode, transcribe, then as `ask`.
+
+        Raises:
+            AudioDecodeError: not usable audio.
+            SttError: the recognizer failed.
+            NoSpeechError: nothing was said.
+        """
+        started = time.perf_counter()
+        clock = StageClock()
+        pcm = await anyio.to_thread.run_sync(decode_to_pcm16k, data, max_seconds)
+        clock.lap("decode_ms")
+        text = await stt.transcribe(pcm)
+        clock.lap("stt_ms")
+        if not text:
+            raise NoSpeechError()
+        return await self._turn(text, speak=speak, clock=clock, started=started)
+
+    async def _turn(self, text: str, *, speak: bool, clock: StageClock, started: float) -> AskResult:
         turn = uuid.uuid4().hex[:16]
         token = log_context.turn_id.set(turn)
         try:
-            started = time.perf_counter()
-            clock = StageClock()
             outcome = await self._interpreter.handle(text, clock)
             audio = None
             if speak:

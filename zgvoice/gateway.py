@@ -12,9 +12,11 @@ from collections.abc import Generator
 import anyio.to_thread
 import uvicorn
 
-from voice_gateway.app import create_app
+from voice_gateway.app import VoiceMount, create_app
+from voice_gateway.audio_store import AudioStore
+from voice_gateway.voice.registry import SessionRegistry
 from zgvoice.devnet import devnet_node
-from zgvoice.runtime import embedded_runtime
+from zgvoice.runtime import Runtime, embedded_runtime
 from zgvoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,9 +65,10 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
         settings = settings.model_copy(update={"chain": chain})
         log.info("devnet ready", extra={"rpc_url": node.rpc_url, "chain_id": chain.chain_id})
         async with embedded_runtime(settings) as runtime:
-            if settings.tts.warm_up:
-                await anyio.to_thread.run_sync(runtime.tts.warm_up)
-            app = create_app(runtime.service, runtime.health, settings.gateway.max_body_bytes)
+            await anyio.to_thread.run_sync(runtime.warm_up)
+            app = create_app(
+                runtime.service, runtime.health, settings.gateway.max_body_bytes, voice_mount(runtime)
+            )
             config = uvicorn.Config(
                 app,
                 host=settings.gateway.host,
@@ -80,3 +83,24 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
             )
             await server.serve()
     log.info("stopped")
+
+
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """Browser origins allowed to open voice sessions: configured, or the gateway's own."""
+    if settings.voice.allowed_origins:
+        return frozenset(settings.voice.allowed_origins)
+    port = settings.gateway.port
+    return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"})
+
+
+def voice_mount(runtime: Runtime) -> VoiceMount:
+    """The voice side of the gateway, wired from the runtime and its settings."""
+    v = runtime.settings.voice
+    return VoiceMount(
+        deps=runtime.voice_deps(),
+        registry=SessionRegistry(v.max_sessions, v.max_sessions_per_client),
+        allowed_origins=allowed_origins(runtime.settings),
+        audio_store=AudioStore(v.audio_store_entries, v.audio_ttl_s),
+        upload_max_bytes=v.upload_max_bytes,
+        upload_max_seconds=v.upload_max_seconds,
+    )

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,8 +71,56 @@ class NlpSettings(_Section):
 
 
 class TtsSettings(_Section):
-    engine: Literal["piper"] = "piper"
+    engine: Literal["piper", "espeak"] = "piper"
+    # espeak-ng speaks when the primary engine fails; off only for tests of the failure itself.
+    fallback: bool = True
     warm_up: bool = True
+    cache_entries: int = Field(default=256, ge=0, le=100_000)
+    cache_ttl_s: float = Field(default=3600.0, gt=0)
+
+
+class SttSettings(_Section):
+    engine: Literal["whisper"] = "whisper"
+    # Concurrent decodes; 0 means one per core.
+    workers: int = Field(default=0, ge=0, le=64)
+    cpu_threads: int = Field(default=1, ge=1, le=64)
+    model_path: Path | None = None
+    warm_up: bool = True
+
+
+class VoiceSettings(_Section):
+    # Browser origins allowed to open /v1/voice; empty means the gateway's own origins.
+    allowed_origins: list[str] = Field(default_factory=list, max_length=100)
+    max_sessions: int = Field(default=32, ge=1, le=10_000)
+    max_sessions_per_client: int = Field(default=4, ge=1, le=1000)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=640, le=1024 * 1024)
+    max_text_message_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Voiced audio needed to start a turn, and to interrupt the bot (short noises never do).
+    min_speech_ms: int = Field(default=200, ge=32, le=5000)
+    endpoint_silence_ms: int = Field(default=400, ge=96, le=5000)
+    # Silence after which a speculative final decode starts (discarded if speech resumes).
+    speculative_silence_ms: int = Field(default=96, ge=32, le=5000)
+    max_utterance_ms: int = Field(default=15_000, ge=1000, le=120_000)
+    interim_interval_ms: int = Field(default=800, ge=200, le=10_000)
+    noise_suppression: bool = False
+    inbound_queue_frames: int = Field(default=1000, ge=10, le=100_000)
+    outbound_queue_messages: int = Field(default=512, ge=8, le=100_000)
+    # A client whose socket takes longer than this to accept a message is disconnected.
+    send_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # How far ahead of real time reply audio is sent (bounded so barge-in can stop it fast).
+    audio_lead_ms: int = Field(default=300, ge=0, le=10_000)
+    audio_chunk_ms: int = Field(default=40, ge=10, le=1000)
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    upload_max_seconds: float = Field(default=60.0, gt=0, le=600)
+    audio_ttl_s: float = Field(default=300.0, gt=0, le=86_400)
+    audio_store_entries: int = Field(default=256, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VoiceSettings:
+        if self.speculative_silence_ms > self.endpoint_silence_ms:
+            raise ValueError("speculative_silence_ms must not exceed endpoint_silence_ms")
+        return self
 
 
 class Settings(BaseSettings):
@@ -94,6 +142,8 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     nlp: NlpSettings = NlpSettings()
     tts: TtsSettings = TtsSettings()
+    stt: SttSettings = SttSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -7,9 +7,25 @@ from typing import Protocol
 from voice_gateway.audio import AudioClip
 
 
+class TtsError(Exception):
+    """An engine could not speak; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class TextToSpeech(Protocol):
-    """Speaks text. Implementations load their model once and may be called concurrently."""
+    """Speaks text as mono PCM16 at `sample_rate`. Implementations load their model once."""
+
+    voice: str
+    sample_rate: int
 
     async def synthesize(self, text: str) -> AudioClip:
-        """The whole of `text` as one clip."""
+        """`text` (one sentence or a few) as one clip.
+
+        Raises:
+            TtsError: the engine failed.
+        """
         ...

