@@ -20,7 +20,12 @@ _CONTRACTIONS = {
     "we're": "we are",
 }
 # Words speech recognition often hears instead of "block".
-_BLOCK_MISHEARINGS = re.compile(r"\b(black|blog|blocks)\b(?= (number|height|count))")
+_BLOCK_MISHEARINGS = re.compile(
+    r"\b(?:black|blog|blocks|log|clock|lock)\b(?= (?:number|height|count))"
+    r"|(?<=latest )(?:black|blog|log|clock|lock)\b"
+    r"|(?<=last )(?:black|blog|log|clock|lock)\b"
+    r"|(?<=current )(?:black|blog|clock)\b"
+)
 _PUNCTUATION = re.compile(r"[^\w\s']")
 
 _RULES: tuple[tuple[IntentName, tuple[str, ...]], ...] = (

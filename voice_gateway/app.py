@@ -119,6 +119,8 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         healthy, details = await health()
+        if voice is not None:
+            details["voice"] = {"sessions": voice.registry.open_sessions}
         return JSONResponse(status_code=200 if healthy else 503, content={"ok": healthy, **details})
 
     @app.post("/v1/ask")

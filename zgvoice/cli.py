@@ -40,7 +40,10 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="ask one question in text and get the reply")
-    ask.add_argument("text", nargs="+", help='the question, e.g. "what is my balance"; "-" reads stdin')
+    ask.add_argument("text", nargs="*", help='the question, e.g. "what is my balance"; "-" reads stdin')
+    ask.add_argument(
+        "--audio", type=Path, help="ask with a spoken question from a WAV, Ogg/Opus or WebM file"
+    )
     ask.add_argument("--json", action="store_true", help="print the whole turn as one JSON object")
     ask.add_argument("--out", type=Path, help="also speak the reply into this WAV file")
 
@@ -89,12 +92,46 @@ def _question_text(parts: list[str], max_chars: int) -> str:
         raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
 
 
-async def _ask(settings: Settings, text: str, as_json: bool, out: Path | None) -> None:
+def _question(args: argparse.Namespace, settings: Settings) -> str | bytes:
+    if args.audio is not None:
+        if args.text:
+            raise CliError("give either a text question or --audio FILE, not both", EXIT_USAGE)
+        try:
+            size = args.audio.stat().st_size
+            if size > settings.voice.upload_max_bytes:
+                raise CliError(
+                    f"audio_too_large: {args.audio} is over {settings.voice.upload_max_bytes} bytes",
+                    EXIT_USAGE,
+                )
+            return bytes(args.audio.read_bytes())
+        except OSError as exc:
+            raise CliError(f"cannot read {args.audio}: {exc.strerror}", EXIT_USAGE) from exc
+    if not args.text:
+        raise CliError('ask what? e.g. zgv ask "what is my balance"', EXIT_USAGE)
+    return _question_text(args.text, settings.nlp.max_text_chars)
+
+
+async def _ask(settings: Settings, question: str | bytes, as_json: bool, out: Path | None) -> None:
+    from voice_gateway.ask import NoSpeechError
+    from voice_gateway.audio.decode import AudioDecodeError
+    from voice_gateway.stt import SttError
     from zgvoice.runtime import embedded_runtime
 
     try:
         async with embedded_runtime(settings) as runtime:
-            result = await runtime.service.ask(text, speak=out is not None)
+            if isinstance(question, bytes):
+                result = await runtime.service.ask_audio(
+                    question,
+                    runtime.stt(),
+                    max_seconds=settings.voice.upload_max_seconds,
+                    speak=out is not None,
+                )
+            else:
+                result = await runtime.service.ask(question, speak=out is not None)
+    except (AudioDecodeError, SttError) as exc:
+        raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
+    except NoSpeechError as exc:
+        raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
     except ZeroGError as exc:
         hint = " (start it with `zgv devnet`, or run `zgv up`)" if exc.code == "chain_unreachable" else ""
         raise CliError(f"{exc.code}: {exc.message}{hint}") from exc
@@ -173,8 +210,7 @@ def run(argv: list[str] | None = None) -> int:
         settings = _settings_from(args)
         configure_logging(settings.log.level, settings.log.format)
         if args.command == "ask":
-            text = _question_text(args.text, settings.nlp.max_text_chars)
-            asyncio.run(_ask(settings, text, args.json, args.out))
+            asyncio.run(_ask(settings, _question(args, settings), args.json, args.out))
         elif args.command == "devnet":
             _devnet(settings, args.json)
         elif args.command == "up":

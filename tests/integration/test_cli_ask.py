@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.test_ask_path import rpc
 from tests.support.cli import run_zgv, zgv_env
+from tests.support.speech import piper_16k, silence, wav_bytes
 from zerog_client.devnet import AnvilNode
 
 pytestmark = pytest.mark.integration
@@ -96,3 +97,34 @@ def test_invalid_setting_stops_start_up_naming_it() -> None:
     done = run_zgv("ask", "what is my balance", env=zgv_env(ZGV_GATEWAY__PORT="99999"))
     assert done.returncode == 2
     assert "ZGV_GATEWAY__PORT" in done.stderr.decode()
+
+
+def test_ask_audio_transcribes_a_recorded_question(env: dict[str, str], tmp_path: Path) -> None:
+    recording = tmp_path / "question.wav"
+    recording.write_bytes(wav_bytes(silence(200) + piper_16k("What is the latest block?") + silence(300)))
+    done = run_zgv("ask", "--json", "--audio", str(recording), env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    body = json.loads(done.stdout)
+    assert "block" in body["transcript"].lower()
+    assert body["intent"]["name"] == "block"
+    assert {"decode_ms", "stt_ms"} <= set(body["latency_ms"])
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (b"not audio", (), "unsupported_audio"),
+        (None, (), "cannot read"),
+        (b"RIFF", ("what is my balance",), "not both"),
+    ],
+)
+def test_ask_audio_bad_input(
+    env: dict[str, str], tmp_path: Path, content: bytes | None, extra: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "input.wav"
+    if content is not None:
+        path.write_bytes(content)
+    done = run_zgv("ask", "--audio", str(path), *extra, env=env)
+    assert done.returncode == 2
+    assert message in done.stderr.decode()
+    assert b"Traceback" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -48,4 +49,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         if condition():
             return
         time.sleep(0.02)  # poll interval of a deadline loop
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def wait_until_async(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """`wait_until` for async tests: yields to the event loop between polls."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.02)  # poll interval of a deadline loop
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

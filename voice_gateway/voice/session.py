@@ -341,7 +341,10 @@ class VoiceSession:
                 utterance, self._utterance = self._utterance, None
                 endpoint_at = time.perf_counter()
                 await self._emit(
-                    "user_speech_stopped", turn_id=utterance.turn_id, speech_ms=round(ev.speech_ms)
+                    "user_speech_stopped",
+                    turn_id=utterance.turn_id,
+                    speech_ms=round(ev.speech_ms),
+                    capped=ev.capped,
                 )
                 self._start_turn(self._voice_turn(utterance, ev, endpoint_at))
 

@@ -63,6 +63,8 @@ def test_someone_elses_balance_is_never_answered_with_mine(text: str, contact: s
         "what's the latest block?",
         "current block number",
         "what is the black number",
+        "what is the latest log",
+        "what's the latest clock",
         "block height please",
         "how many blocks are there",
     ],

@@ -1,0 +1,60 @@
+"""A real `zgv up` in a subprocess for the duration of a test module."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.support.cli import ZGV, zgv_env
+from tests.support.processes import free_port, wait_until
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Where the running gateway listens."""
+
+    port: int
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/voice"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_gateway(**settings: str) -> Iterator[Gateway]:
+    """Start `zgv up` on a free port with extra `ZGV_` settings; stop it with SIGINT afterwards."""
+    gateway = Gateway(free_port())
+    env = zgv_env(**settings)
+    with subprocess.Popen(
+        [str(ZGV), "up", "--port", str(gateway.port), "--devnet-port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as process:
+        try:
+            wait_until(lambda: _healthy(gateway.http) or process.poll() is not None, 90, "the gateway")
+            assert process.poll() is None, "zgv up exited during start-up"
+            yield gateway
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
