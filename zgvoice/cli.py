@@ -15,6 +15,8 @@ from typing import Any
 
 from nlp import TextInputError, clean_text, decode_text
 from voice_gateway.audio import write_wav
+from voice_gateway.stt import SttError
+from voice_gateway.tts import TtsError
 from zerog_client import ZeroGError
 from zgvoice import __version__
 from zgvoice.logs import configure_logging
@@ -221,6 +223,9 @@ def run(argv: list[str] | None = None) -> int:
         print(f"zgv: {exc}", file=sys.stderr)
         return exc.exit_code
     except ZeroGError as exc:
+        print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (SttError, TtsError) as exc:
         print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

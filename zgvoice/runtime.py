@@ -13,7 +13,7 @@ from task_interpreter import Interpreter, ToolExecutor, TurnContext
 from voice_gateway.ask import AskService
 from voice_gateway.audio.endpointing import EndpointConfig
 from voice_gateway.audio.vad import SileroVAD
-from voice_gateway.stt import WhisperSTT
+from voice_gateway.stt import SpeechToText, WhisperSTT
 from voice_gateway.tts import AudioCache, CachedTTS, EspeakTTS, FallbackTTS, PiperTTS, TextToSpeech, TtsError
 from voice_gateway.voice.session import VoiceConfig, VoiceDeps
 from zerog_client import DEVNET, ChainReader, ZeroGError
@@ -35,15 +35,24 @@ class Runtime:
         self.piper = PiperTTS()
         self.voices = _voices(settings, self.piper)
         self.service = AskService(interpreter, self.voices[settings.tts.engine])
-        self._stt: WhisperSTT | None = None
+        self._stt: SpeechToText | None = None
 
-    def stt(self) -> WhisperSTT:
-        """The shared recognizer (loaded on the first call)."""
+    def stt(self) -> SpeechToText:
+        """The shared recognizer (loaded on the first call).
+
+        Raises:
+            SttError: the configured engine cannot start (model missing, no credentials).
+        """
         if self._stt is None:
             cfg = self.settings.stt
-            self._stt = WhisperSTT(
-                workers=cfg.workers, cpu_threads=cfg.cpu_threads, model_path=cfg.model_path
-            )
+            if cfg.engine == "google":
+                from voice_gateway.stt.google import GoogleSpeechSTT
+
+                self._stt = GoogleSpeechSTT()
+            else:
+                self._stt = WhisperSTT(
+                    workers=cfg.workers, cpu_threads=cfg.cpu_threads, model_path=cfg.model_path
+                )
         return self._stt
 
     def warm_up(self) -> None:
@@ -75,7 +84,9 @@ class Runtime:
             audio_lead_ms=v.audio_lead_ms,
             audio_chunk_ms=v.audio_chunk_ms,
         )
-        return VoiceDeps(self.interpreter, self.stt(), self.voices, SileroVAD, config)
+        return VoiceDeps(
+            self.interpreter, self.stt(), self.voices, self.settings.tts.engine, SileroVAD, config
+        )
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Whether the chain answers, with what it says."""
@@ -98,7 +109,15 @@ def _voices(settings: Settings, piper: PiperTTS) -> dict[str, TextToSpeech]:
     if espeak is not None and settings.tts.fallback:
         primary = FallbackTTS([piper, espeak])
     voices: dict[str, TextToSpeech] = {"piper": CachedTTS(primary, cache)}
-    voices["espeak"] = CachedTTS(espeak, cache) if espeak is not None else voices["piper"]
+    if espeak is not None:
+        voices["espeak"] = CachedTTS(espeak, cache)
+    if settings.tts.engine == "google":
+        from voice_gateway.tts.google import GoogleTTS
+
+        # Piper stands behind Google: same format, and it keeps speaking when the network does not.
+        voices["google"] = CachedTTS(FallbackTTS([GoogleTTS(), piper]), cache)
+    if settings.tts.engine == "espeak" and espeak is None:
+        raise TtsError("tts_unavailable", "ZGV_TTS__ENGINE=espeak but espeak-ng is not installed")
     return voices
 
 

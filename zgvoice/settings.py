@@ -71,7 +71,7 @@ class NlpSettings(_Section):
 
 
 class TtsSettings(_Section):
-    engine: Literal["piper", "espeak"] = "piper"
+    engine: Literal["piper", "espeak", "google"] = "piper"
     # espeak-ng speaks when the primary engine fails; off only for tests of the failure itself.
     fallback: bool = True
     warm_up: bool = True
@@ -80,7 +80,7 @@ class TtsSettings(_Section):
 
 
 class SttSettings(_Section):
-    engine: Literal["whisper"] = "whisper"
+    engine: Literal["whisper", "google"] = "whisper"
     # Concurrent decodes; 0 means one per core.
     workers: int = Field(default=0, ge=0, le=64)
     cpu_threads: int = Field(default=1, ge=1, le=64)

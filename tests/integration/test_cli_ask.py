@@ -128,3 +128,14 @@ def test_ask_audio_bad_input(
     assert done.returncode == 2
     assert message in done.stderr.decode()
     assert b"Traceback" not in done.stderr
+
+
+def test_a_cloud_engine_without_credentials_is_a_clear_start_up_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env, "ZGV_TTS__ENGINE": "google", "HOME": str(tmp_path), "NO_GCE_CHECK": "True"}
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    done = run_zgv("ask", "what is my balance", env=env)
+    assert done.returncode == 1
+    assert "tts_no_credentials" in done.stderr.decode()
+    assert b"Traceback" not in done.stderr

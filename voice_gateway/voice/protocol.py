@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 PROTOCOL = "zgv-voice/1"
 
 ReplyMode = Literal["voice", "text"]
-VoiceName = Literal["piper", "espeak"]
+VoiceName = Literal["piper", "espeak", "google"]
 
 
 class _Message(BaseModel):
@@ -22,7 +22,7 @@ class Start(_Message):
     type: Literal["start"]
     protocol: Literal["zgv-voice/1"] | None = None
     reply_mode: ReplyMode = "voice"
-    voice: VoiceName = "piper"
+    voice: VoiceName | None = None  # None: the server's configured voice
     language: Literal["en"] = "en"
     interim_results: bool = True
 

@@ -75,6 +75,7 @@ class VoiceDeps:
     interpreter: Interpreter
     stt: SpeechToText
     voices: Mapping[str, TextToSpeech]
+    default_voice: str
     vad_factory: Callable[[], VoiceActivityDetector]
     config: VoiceConfig
 
@@ -259,7 +260,13 @@ class VoiceSession:
         self._started = True
         self._options = start
         self._vad = await anyio.to_thread.run_sync(self._deps.vad_factory)
-        voice = self._deps.voices[start.voice]
+        if start.voice is not None and start.voice not in self._deps.voices:
+            await self._error(
+                "voice_unavailable", f"the {start.voice} voice is not configured on this server"
+            )
+            start = start.model_copy(update={"voice": None})
+        self._options = start
+        voice = self._voice()
         await self._emit(
             "ready",
             protocol=p.PROTOCOL,
@@ -273,11 +280,19 @@ class VoiceSession:
             output={"sample_rate": voice.sample_rate, "encoding": "pcm_s16le", "channels": 1},
         )
 
+    def _voice(self) -> TextToSpeech:
+        return self._deps.voices[self._options.voice or self._deps.default_voice]
+
     async def _on_update_context(self, update: p.UpdateContext) -> None:
         changes: dict[str, Any] = {}
         if update.reply_mode is not None:
             changes["reply_mode"] = update.reply_mode
         if update.voice is not None:
+            if update.voice not in self._deps.voices:
+                await self._error(
+                    "voice_unavailable", f"the {update.voice} voice is not configured on this server"
+                )
+                return
             changes["voice"] = update.voice
         if changes:
             self._options = self._options.model_copy(update=changes)
@@ -288,7 +303,7 @@ class VoiceSession:
         await self._emit(
             "context_updated",
             reply_mode=self._options.reply_mode,
-            voice=self._options.voice,
+            voice=self._options.voice or self._deps.default_voice,
             instructions=self._instructions,
             persona=self._persona,
         )
@@ -441,7 +456,7 @@ class VoiceSession:
     ) -> None:
         turn_id = turn.turn_id
         reply_ready_at = time.perf_counter()
-        tts = self._deps.voices[self._options.voice]
+        tts = self._voice()
 
         async def first_audio() -> None:
             now = time.perf_counter()
