@@ -33,7 +33,9 @@ class WhisperSTT:
         self._limiter = anyio.CapacityLimiter(self.workers)
 
     def busy(self) -> bool:
-        return self._limiter.available_tokens == 0
+        # Optional decodes (interim results) may not take the last free worker: it is kept for the
+        # final decodes that everyone waits on, so interims thin out as load rises.
+        return self._limiter.borrowed_tokens >= max(1, self.workers - 1)
 
     def _decode(self, pcm16k: bytes) -> str:
         samples = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
