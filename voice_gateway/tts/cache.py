@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -49,18 +50,39 @@ class AudioCache:
 
 
 class CachedTTS:
-    """Wraps an engine with an `AudioCache`; repeated phrases ("You have 10,000 0G.") cost nothing."""
+    """Wraps an engine with an `AudioCache`; repeated phrases ("You have 10,000 0G.") cost nothing.
+
+    A synthesis runs in a task of its own, shared by everyone asking for the same phrase meanwhile;
+    a requester that is cancelled (barge-in) does not cancel it for the others, and its result is
+    cached for the next time.
+    """
 
     def __init__(self, engine: TextToSpeech, cache: AudioCache) -> None:
         self._engine = engine
         self._cache = cache
         self.voice = engine.voice
         self.sample_rate = engine.sample_rate
+        self._in_flight: dict[CacheKey, asyncio.Task[AudioClip]] = {}
 
     async def synthesize(self, text: str) -> AudioClip:
         key = (text, self.voice, self.sample_rate)
         clip = self._cache.get(key)
-        if clip is None:
-            clip = await self._engine.synthesize(text)
-            self._cache.put(key, clip)
-        return clip
+        if clip is not None:
+            return clip
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._engine.synthesize(text))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: CacheKey, task: asyncio.Task[AudioClip]) -> None:
+        del self._in_flight[key]
+        if not task.cancelled() and task.exception() is None:
+            self._cache.put(key, task.result())
+
+    async def aclose(self) -> None:
+        """Cancel syntheses still running (at shutdown)."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)

@@ -21,7 +21,6 @@ _ABBREVIATIONS = frozenset(
         "dr",
         "prof",
         "st",
-        "no",
         "approx",
         "inc",
         "ltd",
@@ -30,7 +29,8 @@ _ABBREVIATIONS = frozenset(
         "fig",
     }
 )
-_BOUNDARY = re.compile(r"([.!?…]+)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# Group 1 ends the sentence: its punctuation and any closing quotes or brackets.
+_BOUNDARY = re.compile(r"([.!?…]+[\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])")
 _LAST_WORD = re.compile(r"(\S+)$")
 
 

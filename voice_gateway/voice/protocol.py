@@ -15,7 +15,8 @@ VoiceName = Literal["piper", "espeak", "google"]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "100" is not a number and "yes" is not a boolean on this wire.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Start(_Message):
@@ -85,13 +86,27 @@ def parse_client_message(raw: str) -> ClientMessage:
         raise ProtocolError("bad_message", "a message must be a JSON object")
     kind = payload.get("type")
     if not isinstance(kind, str) or kind not in _CLIENT_TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+        # The client's value is not quoted back: error texts must not echo what a client sent.
+        raise ProtocolError(
+            "unknown_type", f"unknown message type; expected one of {', '.join(sorted(_CLIENT_TYPES))}"
+        )
     try:
         return _ADAPTER.validate_python(payload)
     except ValidationError as exc:
-        # Field names only: the rejected values are the client's data.
-        fields = sorted({".".join(str(p) for p in err["loc"][1:]) or "message" for err in exc.errors()})
-        raise ProtocolError("invalid_field", f"invalid {kind} message: check {', '.join(fields)}") from exc
+        known = {name for model in ClientMessage.__args__ for name in model.model_fields}
+        fields = sorted(
+            {
+                ".".join(str(p) for p in err["loc"][1:])
+                for err in exc.errors()
+                if err["type"] != "extra_forbidden"
+            }
+            & known
+        )
+        unexpected = any(err["type"] == "extra_forbidden" for err in exc.errors())
+        problems = ([f"check {', '.join(fields)}"] if fields else []) + (
+            ["unexpected fields"] if unexpected else []
+        )
+        raise ProtocolError("invalid_field", f"invalid {kind} message: {'; '.join(problems)}") from exc
 
 
 def event(kind: str, **fields: Any) -> dict[str, Any]:
