@@ -21,9 +21,9 @@ _CONTRACTIONS = {
 }
 # Words speech recognition often hears instead of "block".
 _BLOCK_MISHEARINGS = re.compile(
-    r"\b(?:black|blog|blocks|log|clock|lock)\b(?= (?:number|height|count))"
-    r"|(?<=latest )(?:black|blog|log|clock|lock)\b"
-    r"|(?<=last )(?:black|blog|log|clock|lock)\b"
+    r"\b(?:black|blog|blocks|log|clock|lock|luck|vlog)\b(?= (?:number|height|count))"
+    r"|(?<=latest )(?:black|blog|log|clock|lock|luck|vlog)\b"
+    r"|(?<=last )(?:black|blog|log|clock|lock|luck|vlog)\b"
     r"|(?<=current )(?:black|blog|clock)\b"
 )
 _PUNCTUATION = re.compile(r"[^\w\s']")

@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nlp import TextInputError
 from voice_gateway.ask import AskService, NoSpeechError
@@ -135,11 +137,36 @@ def create_app(
     return app
 
 
+class _CrossOriginStatic:
+    """Serves the web component's files to pages on allowed origins (module scripts and worklets
+    loaded from another origin need CORS); the API itself stays same-origin."""
+
+    def __init__(self, app: ASGIApp, allowed_origins: frozenset[str]) -> None:
+        self._app = app
+        self._allowed = allowed_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
+        if origin is None or origin not in self._allowed:
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = origin
+                headers.add_vary_header("Origin")
+            await send(message)
+
+        await self._app(scope, receive, send_with_cors)
+
+
 def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount) -> None:
     app.include_router(voice_router(voice.deps, voice.registry, voice.allowed_origins))
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    static = StaticFiles(directory=STATIC_DIR, check_dir=False)
+    app.mount("/static", _CrossOriginStatic(static, voice.allowed_origins), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def mic_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 

@@ -85,6 +85,7 @@ class SttSettings(_Section):
     workers: int = Field(default=0, ge=0, le=64)
     cpu_threads: int = Field(default=1, ge=1, le=64)
     model_path: Path | None = None
+    beam_size: int = Field(default=5, ge=1, le=10)
     warm_up: bool = True
 
 

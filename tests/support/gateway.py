@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,18 +39,29 @@ def _healthy(url: str) -> bool:
 
 @contextmanager
 def running_gateway(**settings: str) -> Iterator[Gateway]:
-    """Start `zgv up` on a free port with extra `ZGV_` settings; stop it with SIGINT afterwards."""
+    """Start `zgv up` on a free port with extra `ZGV_` settings; stop it with SIGINT afterwards.
+
+    Its output goes to a temporary log whose tail is shown if it fails to start.
+    """
     gateway = Gateway(free_port())
     env = zgv_env(**settings)
-    with subprocess.Popen(
-        [str(ZGV), "up", "--port", str(gateway.port), "--devnet-port", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    ) as process:
+    with (
+        tempfile.TemporaryFile() as log,
+        subprocess.Popen(
+            [str(ZGV), "up", "--port", str(gateway.port), "--devnet-port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        ) as process,
+    ):
         try:
-            wait_until(lambda: _healthy(gateway.http) or process.poll() is not None, 90, "the gateway")
-            assert process.poll() is None, "zgv up exited during start-up"
+            try:
+                wait_until(lambda: _healthy(gateway.http) or process.poll() is not None, 120, "the gateway")
+                assert process.poll() is None, "zgv up exited during start-up"
+            except AssertionError as exc:
+                log.seek(0)
+                tail = log.read()[-4000:].decode(errors="replace")
+                raise AssertionError(f"{exc}; its log ends with:\n{tail}") from exc
             yield gateway
         finally:
             if process.poll() is None:

@@ -18,8 +18,11 @@ class SttError(Exception):
 class SpeechToText(Protocol):
     """Transcribes 16 kHz mono PCM16 audio. Safe to call concurrently."""
 
-    async def transcribe(self, pcm16k: bytes) -> str:
+    async def transcribe(self, pcm16k: bytes, *, interim: bool = False) -> str:
         """The text said in `pcm16k` ("" when nothing intelligible was said).
+
+        `interim` marks a provisional decode of speech still going on: an adapter may trade
+        accuracy for speed there.
 
         Raises:
             SttError: the recognizer could not run.

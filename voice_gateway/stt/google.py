@@ -49,7 +49,7 @@ class GoogleSpeechSTT:
     def busy(self) -> bool:
         return self._in_flight >= self._max_concurrent
 
-    async def transcribe(self, pcm16k: bytes) -> str:
+    async def transcribe(self, pcm16k: bytes, *, interim: bool = False) -> str:
         config = speech_v1.RecognitionConfig(
             encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
             sample_rate_hertz=16_000,

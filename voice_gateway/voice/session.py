@@ -164,8 +164,13 @@ class VoiceSession:
     async def _emit(self, kind: str, **fields: Any) -> None:
         await self._outbox.put(p.event(kind, **fields), self._cfg.send_timeout_s)
 
-    async def _error(self, code: str, message: str, *, fatal: bool = False) -> None:
-        await self._outbox.put(p.error_event(code, message, fatal=fatal), self._cfg.send_timeout_s)
+    async def _error(
+        self, code: str, message: str, *, fatal: bool = False, turn_id: str | None = None
+    ) -> None:
+        error = p.error_event(code, message, fatal=fatal)
+        if turn_id is not None:
+            error["turn_id"] = turn_id
+        await self._outbox.put(error, self._cfg.send_timeout_s)
 
     async def _write_loop(self) -> None:
         while True:
@@ -376,7 +381,7 @@ class VoiceSession:
 
     async def _interim(self, utterance: _Utterance, audio: bytes) -> None:
         try:
-            text = await self._deps.stt.transcribe(audio)
+            text = await self._deps.stt.transcribe(audio, interim=True)
         except SttError:
             return  # an interim result is optional; the final decode reports failures
         if text and self._utterance is utterance:
@@ -385,9 +390,15 @@ class VoiceSession:
     # -- turns -----------------------------------------------------------------------------------
 
     def _start_turn(self, coro: Coroutine[Any, Any, None]) -> None:
-        if self._turn_task is not None and not self._turn_task.done():
-            self._turn_task.cancel()  # a newer request supersedes one still being answered
+        self._cancel_turn()  # a newer request supersedes one still being answered
         self._turn_task = self._spawn(coro)
+
+    def _cancel_turn(self) -> None:
+        task = self._turn_task
+        # Cancel once only: a second request would also interrupt the turn's own clean-up (its
+        # `bot_speech_stopped` and `metrics`), which runs while the first one unwinds it.
+        if task is not None and not task.done() and task.cancelling() == 0:
+            task.cancel()
 
     async def _voice_turn(self, utterance: _Utterance, ended: UtteranceEnded, endpoint_at: float) -> None:
         timings = {"endpoint_ms": (endpoint_at - ended.speech_end_at) * 1000.0}
@@ -397,12 +408,14 @@ class VoiceSession:
             else:
                 text = await self._deps.stt.transcribe(ended.audio)
         except SttError as exc:
-            await self._error(exc.code, exc.message)
+            await self._error(exc.code, exc.message, turn_id=utterance.turn_id)
             return
         timings["stt_ms"] = (time.perf_counter() - endpoint_at) * 1000.0
         await self._emit("transcript", turn_id=utterance.turn_id, text=text, final=True)
         if not text:
-            await self._error("no_speech", "no words were recognized in that audio")
+            await self._error(
+                "no_speech", "no words were recognized in that audio", turn_id=utterance.turn_id
+            )
             return
         await self._respond(utterance.turn_id, text, timings, origin_at=ended.speech_end_at, origin="voice")
 
@@ -422,7 +435,7 @@ class VoiceSession:
             try:
                 outcome = await self._deps.interpreter.handle(text, clock, _EventObserver(self, turn_id))
             except TextInputError as exc:
-                await self._error(exc.code, exc.message)
+                await self._error(exc.code, exc.message, turn_id=turn_id)
                 return
             timings.update(clock.stages)
             sentences = split_sentences(outcome.reply)
@@ -485,7 +498,7 @@ class VoiceSession:
             # Still "speaking" until the client has played what it holds, so barge-in keeps working.
             await asyncio.sleep(speaking.playback.remaining_s(time.perf_counter()))
         except TtsError as exc:
-            await self._error(exc.code, exc.message)
+            await self._error(exc.code, exc.message, turn_id=turn_id)
         finally:
             if self._speaking is speaking:
                 self._speaking = None
@@ -499,15 +512,15 @@ class VoiceSession:
 
     async def _barge_in(self) -> None:
         await self._stop_speaking("barge_in")
-        if self._turn_task is not None and not self._turn_task.done():
-            self._turn_task.cancel()
+        self._cancel_turn()
 
     async def _stop_speaking(self, reason: str, played_ms: int | None = None) -> None:
         speaking = self._speaking
         if speaking is None:
             return
         self._speaking = None
-        speaking.task.cancel()
+        if speaking.task.cancelling() == 0:
+            speaking.task.cancel()
         await self._outbox.drop_audio(speaking.turn_id)
         now = time.perf_counter()
         played = float(played_ms) if played_ms is not None else speaking.playback.played_ms(now)

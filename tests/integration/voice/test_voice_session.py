@@ -82,6 +82,8 @@ async def test_barge_in_stops_the_reply_and_starts_the_next_turn(gateway: Gatewa
         stopped = await client.wait_type("bot_speech_stopped", timeout=30)
         assert stopped["reason"] == "barge_in"
         assert stopped["turn_id"] == started["turn_id"]
+        interrupted = await client.wait_type("metrics", turn_id=started["turn_id"])
+        assert interrupted["latency_ms"]["text_to_voice_ms"] > 0
         await client.wait_for(lambda e: e["type"] == "intent" and e["name"] == "gas_price", timeout=30)
         next_start = await client.wait_for(
             lambda e: e["type"] == "bot_speech_started" and e["turn_id"] != started["turn_id"], timeout=30

@@ -65,6 +65,8 @@ def test_someone_elses_balance_is_never_answered_with_mine(text: str, contact: s
         "what is the black number",
         "what is the latest log",
         "what's the latest clock",
+        "What is the latest luck?",
+        "what is the current lock number",
         "block height please",
         "how many blocks are there",
     ],
