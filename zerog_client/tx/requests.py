@@ -1,0 +1,66 @@
+"""What callers ask the transaction manager for, validated before anything is signed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zerog_client.address import normalize_address
+from zerog_client.errors import ZeroGError
+
+MAX_UINT256 = 2**256 - 1
+MAX_KEY_LENGTH = 200
+MAX_DATA_BYTES = 128 * 1024
+
+
+class InvalidRequestError(ZeroGError, ValueError):
+    """A transaction request that cannot be sent as given (nothing was signed)."""
+
+    code = "invalid_request"
+
+
+class IdempotencyConflictError(ZeroGError):
+    """An idempotency key reused for a different transaction."""
+
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class TxRequest:
+    """One transaction to send. `to=None` creates a contract; `gas_limit=None` estimates it."""
+
+    idempotency_key: str
+    to: str | None
+    value: int = 0
+    data: bytes = b""
+    gas_limit: int | None = None
+
+    def validated(self) -> TxRequest:
+        """This request with a checksummed recipient.
+
+        Raises:
+            InvalidRequestError: empty or oversized key, negative or oversized value, bad gas limit,
+                oversized data, or a contract creation without code.
+            InvalidAddressError: a malformed or wrongly checksummed recipient.
+        """
+        if not self.idempotency_key or len(self.idempotency_key) > MAX_KEY_LENGTH:
+            raise InvalidRequestError(f"an idempotency key is 1 to {MAX_KEY_LENGTH} characters")
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise InvalidRequestError("the value is a whole number of base units")
+        if not 0 <= self.value <= MAX_UINT256:
+            raise InvalidRequestError("the value must be between 0 and 2**256-1 base units")
+        if len(self.data) > MAX_DATA_BYTES:
+            raise InvalidRequestError(f"calldata is limited to {MAX_DATA_BYTES} bytes")
+        if self.gas_limit is not None and not 21_000 <= self.gas_limit <= 30_000_000:
+            raise InvalidRequestError("the gas limit must be between 21,000 and 30,000,000")
+        if self.to is None:
+            if not self.data:
+                raise InvalidRequestError("a contract creation needs code")
+            return self
+        return TxRequest(
+            self.idempotency_key, normalize_address(self.to), self.value, self.data, self.gas_limit
+        )
+
+    def same_as(self, to: str | None, value: int, data: bytes) -> bool:
+        """Whether a stored intent is this request (for idempotent replays)."""
+        same_to = (self.to or "").lower() == (to or "").lower()
+        return same_to and self.value == value and self.data == data
