@@ -78,6 +78,30 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 }
 
+postgres_for_tests() {
+  # The contract tests run the PostgreSQL adapters against a real server on 127.0.0.1 (trust auth,
+  # as on these machines). Start the local cluster if it is down; install one on a bare machine.
+  command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -q && return 0
+  [[ "$(id -u)" == 0 ]] || die "PostgreSQL is not running on 127.0.0.1 and this user cannot start it"
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    say "installing PostgreSQL for the tests"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    local hba
+    hba="$(ls /etc/postgresql/*/main/pg_hba.conf | head -1)"
+    grep -q "zgvoice tests" "$hba" || printf 'host all all 127.0.0.1/32 trust # zgvoice tests\n' >> "$hba"
+  fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -1)"
+  say "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+  for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -q && return 0; sleep 0.2; done
+  die "PostgreSQL did not come up on 127.0.0.1:5432"
+}
+
 system_packages
 python_env
 npm_tools
+if [[ "$extras" == "dev" ]]; then
+  postgres_for_tests
+fi

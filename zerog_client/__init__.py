@@ -12,10 +12,11 @@ from zerog_client.errors import (
     ZeroGError,
 )
 from zerog_client.networks import DEVNET, GALILEO, MAINNET, NETWORKS, Network, network_for_chain_id
-from zerog_client.units import format_native, to_native
+from zerog_client.units import AmountError, format_native, parse_amount, to_native
 
 __all__ = [
     "DEVNET",
+    "AmountError",
     "GALILEO",
     "MAINNET",
     "NETWORKS",
@@ -28,5 +29,6 @@ __all__ = [
     "format_native",
     "network_for_chain_id",
     "normalize_address",
+    "parse_amount",
     "to_native",
 ]

@@ -34,3 +34,43 @@ def format_native(neuron: int, decimals: int = 18, max_fraction_digits: int = 6)
     if shown == 0 and amount != 0:
         return f"less than {quantum}"
     return format(shown.normalize(_EXACT), "f") if shown != 0 else "0"
+
+
+class AmountError(ValueError):
+    """An amount that cannot be sent: not a number, not positive, or finer than the token allows."""
+
+    code = "invalid_amount"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_MAX_AMOUNT_CHARS = 100
+
+
+def parse_amount(text: str, decimals: int = 18) -> int:
+    """A positive decimal amount ("0.5", "1e-3" is refused) as base units.
+
+    Raises:
+        AmountError: empty, not a plain decimal, zero or negative, or more decimals than `decimals`.
+    """
+    cleaned = text.strip().replace("_", "")
+    if not cleaned or len(cleaned) > _MAX_AMOUNT_CHARS:
+        raise AmountError("give the amount as a plain decimal number, like 0.5")
+    whole, _, fraction = cleaned.partition(".")
+    if cleaned.startswith("-"):
+        raise AmountError("the amount must be more than zero")
+    if (
+        not (whole or fraction)
+        or not (whole.isdigit() or whole == "")
+        or not (fraction.isdigit() or fraction == "")
+    ):
+        raise AmountError("give the amount as a plain decimal number, like 0.5")
+    if len(fraction.rstrip("0")) > decimals:
+        raise AmountError(f"this token has {decimals} decimals; the amount is more precise than that")
+    significant = fraction.rstrip("0")
+    base = int((whole or "0") + significant.ljust(decimals, "0"))
+    if base <= 0:
+        raise AmountError("the amount must be more than zero")
+    return base

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 
@@ -59,4 +59,14 @@ async def wait_until_async(condition: Callable[[], bool], timeout_s: float, what
         if condition():
             return
         await asyncio.sleep(0.02)  # poll interval of a deadline loop
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def poll_until(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    """`wait_until_async` for conditions that need to await (a chain read, a database query)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)  # poll interval of a deadline loop
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

@@ -4,6 +4,7 @@ manager that sends, tracks, bumps and recovers them."""
 from zerog_client.tx.fees import FeeCapExceededError, FeeQuote
 from zerog_client.tx.manager import InsufficientFundsError, ManagerConfig, TransactionManager, TxTimeoutError
 from zerog_client.tx.outbox import NonceConflict, Outbox, OutboxError
+from zerog_client.tx.outbox_rules import IntentNotFound, InvalidTransition
 from zerog_client.tx.records import NewTx, TxAttempt, TxRecord, TxStatus
 from zerog_client.tx.requests import IdempotencyConflictError, InvalidRequestError, TxRequest
 from zerog_client.tx.signer import KeystoreError, LocalSigner, Signer, SignerError
@@ -21,6 +22,8 @@ __all__ = [
     "FeeQuote",
     "IdempotencyConflictError",
     "InsufficientFundsError",
+    "IntentNotFound",
+    "InvalidTransition",
     "InvalidRequestError",
     "KeystoreError",
     "LocalSigner",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zerog_client import format_native, to_native
+from zerog_client import AmountError, format_native, parse_amount, to_native
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +36,44 @@ def test_to_native_is_exact(neuron: int) -> None:
 @given(st.integers(min_value=10**12, max_value=10**40))
 def test_the_shown_amount_never_exceeds_the_balance(neuron: int) -> None:
     assert Decimal(format_native(neuron)) <= to_native(neuron)
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "base"),
+    [
+        ("0.5", 18, 5 * 10**17),
+        ("1", 18, 10**18),
+        (".5", 6, 500_000),
+        ("5.", 6, 5_000_000),
+        ("1_000.25", 2, 100_025),
+        ("0.000000000000000001", 18, 1),
+        ("2.50", 1, 25),
+    ],
+)
+def test_parse_amount(text: str, decimals: int, base: int) -> None:
+    assert parse_amount(text, decimals) == base
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("0", "more than zero"),
+        ("-1", "more than zero"),
+        ("0.000", "more than zero"),
+        ("1e3", "plain decimal"),
+        ("abc", "plain decimal"),
+        ("", "plain decimal"),
+        (".", "plain decimal"),
+        ("1.2.3", "plain decimal"),
+        ("0.0000000000000000001", "more precise"),
+        ("9" * 200, "plain decimal"),
+    ],
+)
+def test_parse_amount_refuses(text: str, why: str) -> None:
+    with pytest.raises(AmountError, match=why):
+        parse_amount(text)
+
+
+@given(st.integers(min_value=1, max_value=10**40))
+def test_parse_amount_inverts_to_native(neuron: int) -> None:
+    assert parse_amount(format(to_native(neuron), "f")) == neuron
