@@ -18,6 +18,7 @@ from voice_gateway.audio import write_wav
 from voice_gateway.stt import SttError
 from voice_gateway.tts import TtsError
 from zerog_client import ZeroGError
+from zerog_client.devnet.contracts import DevnetContracts
 from zgvoice import __version__
 from zgvoice.logs import configure_logging
 from zgvoice.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
@@ -161,12 +162,13 @@ def _devnet(settings: Settings, as_json: bool) -> None:
 
     stop = _stop_on_signals()
     with devnet_node(settings.devnet) as node:
-        accounts = asyncio.run(_node_accounts(node.rpc_url, settings.devnet.chain_id))
+        accounts, contracts = asyncio.run(_devnet_facts(node.rpc_url, settings.devnet.chain_id))
         info = {
             "rpc_url": node.rpc_url,
             "chain_id": settings.devnet.chain_id,
             "pid": node.pid,
             "accounts": accounts,
+            "contracts": {"multicall3": contracts.multicall3, "test_token": contracts.test_token},
         }
         if as_json:
             print(json.dumps(info), flush=True)
@@ -174,16 +176,19 @@ def _devnet(settings: Settings, as_json: bool) -> None:
             print(f"devnet chain {info['chain_id']} at {node.rpc_url} (pid {node.pid}); Ctrl-C stops it")
             for account in accounts:
                 print(f"  funded dev account {account}")
+            print(f"  Multicall3 at {contracts.multicall3}, test token TUSD at {contracts.test_token}")
             sys.stdout.flush()
         stop.wait()
     log.info("devnet stopped")
 
 
-async def _node_accounts(rpc_url: str, chain_id: int) -> list[str]:
+async def _devnet_facts(rpc_url: str, chain_id: int) -> tuple[list[str], DevnetContracts]:
     from zerog_client import ChainReader
+    from zgvoice.devnet import provision_devnet
 
+    contracts = await provision_devnet(rpc_url, chain_id)
     async with ChainReader(rpc_url, chain_id) as reader:
-        return await reader.node_accounts()
+        return await reader.node_accounts(), contracts
 
 
 def _up(settings: Settings) -> None:

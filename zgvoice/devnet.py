@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from zerog_client import ChainReader, normalize_address
 from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet.contracts import DevnetContracts, contract_address, deploy_devnet_contracts
 from zgvoice.settings import PROJECT_ROOT, DevnetSettings
 
 NPM_TOOLS_DIR = PROJECT_ROOT / "tools" / "npm"
@@ -28,3 +30,14 @@ def devnet_node(settings: DevnetSettings) -> AnvilNode:
             startup_timeout_s=settings.startup_timeout_s,
         )
     )
+
+
+async def provision_devnet(rpc_url: str, chain_id: int) -> DevnetContracts:
+    """Our contracts on a running devnet: deployed from its last dev account (so account 0, "my"
+    wallet, keeps its round balance), or found again when the node restored a saved state."""
+    async with ChainReader(rpc_url, chain_id) as reader:
+        deployer = normalize_address((await reader.node_accounts())[-1])
+        multicall = contract_address(deployer, 0)
+        if await reader.pool.call("eth_getCode", [multicall, "latest"]) not in ("0x", "0x0", None):
+            return DevnetContracts(chain_id, deployer, multicall, contract_address(deployer, 1))
+    return await deploy_devnet_contracts(rpc_url, deployer, expected_chain_id=chain_id)

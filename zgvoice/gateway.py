@@ -15,7 +15,7 @@ import uvicorn
 from voice_gateway.app import VoiceMount, create_app
 from voice_gateway.audio_store import AudioStore
 from voice_gateway.voice.registry import SessionRegistry
-from zgvoice.devnet import devnet_node
+from zgvoice.devnet import devnet_node, provision_devnet
 from zgvoice.runtime import Runtime, embedded_runtime
 from zgvoice.settings import Settings
 
@@ -63,7 +63,16 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
             update={"rpc_url": node.rpc_url, "chain_id": settings.devnet.chain_id}
         )
         settings = settings.model_copy(update={"chain": chain})
-        log.info("devnet ready", extra={"rpc_url": node.rpc_url, "chain_id": chain.chain_id})
+        contracts = await provision_devnet(node.rpc_url, chain.chain_id)
+        log.info(
+            "devnet ready",
+            extra={
+                "rpc_url": node.rpc_url,
+                "chain_id": chain.chain_id,
+                "multicall3": contracts.multicall3,
+                "test_token": contracts.test_token,
+            },
+        )
         async with embedded_runtime(settings) as runtime:
             await anyio.to_thread.run_sync(runtime.warm_up)
             app = create_app(

@@ -138,7 +138,8 @@ async def embedded_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     Raises:
         ChainUnreachableError, WrongChainError: the configured chain endpoint is unusable.
     """
-    reader = ChainReader(settings.chain.rpc_url, settings.chain.chain_id, settings.chain.request_timeout_s)
+    urls = [settings.chain.rpc_url, *settings.chain.fallback_rpc_urls]
+    reader = ChainReader(urls, settings.chain.chain_id, settings.chain.request_timeout_s)
     async with reader:
         user_address = await _default_user_address(settings, reader)
         server = build_chain_server(reader)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -34,6 +34,10 @@ class LogSettings(_Section):
 
 class ChainSettings(_Section):
     rpc_url: str = Field(default="http://127.0.0.1:8545", pattern=r"^https?://\S+$", max_length=2048)
+    # More endpoints of the same chain; the pool fails over to them and checks their chain id too.
+    fallback_rpc_urls: list[Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)]] = Field(
+        default_factory=list, max_length=16
+    )
     chain_id: int = Field(default=DEVNET.chain_id, gt=0, lt=2**53)
     request_timeout_s: float = Field(default=5.0, gt=0, le=120)
 

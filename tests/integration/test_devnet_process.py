@@ -46,6 +46,10 @@ def test_devnet_stops_anvil_on_ctrl_c_and_sigterm(stop_signal: signal.Signals) -
         assert int(rpc(str(info["rpc_url"]), "eth_chainId"), 16) == DEVNET.chain_id
         assert len(list(info["accounts"])) == 10  # type: ignore[call-overload]
         assert is_alive(anvil_pid)
+        contracts = info["contracts"]
+        assert isinstance(contracts, dict)
+        code = rpc(str(info["rpc_url"]), "eth_getCode", contracts["multicall3"], "latest")
+        assert len(code) > 100  # the aggregator is deployed
         process.send_signal(stop_signal)
         assert process.wait(timeout=15) == 0
     wait_until(lambda: not is_alive(anvil_pid), 5, "anvil to exit")

@@ -214,6 +214,32 @@ class ChainReader:
         except DecodingError as exc:
             raise ChainRequestError(f"{signature} at {contract} returned undecodable data") from exc
 
+    async def multicall(
+        self, multicall: str, calls: Sequence[tuple[str, bytes, bool]]
+    ) -> list[tuple[bool, bytes]]:
+        """Many contract reads in one `eth_call` through a Multicall3-compatible aggregator.
+
+        Args:
+            multicall: the aggregator's address (the devnet deploys one).
+            calls: (target, calldata, allow_failure) per read.
+
+        Returns:
+            (success, return data) per call, in order.
+
+        Raises:
+            ChainRequestError: a call that may not fail failed (the whole aggregate reverts).
+        """
+        payload = [(normalize_address(target), allow, data) for target, data, allow in calls]
+        raw = await self.call(
+            multicall,
+            encode_call("aggregate3((address,bool,bytes)[])", ["(address,bool,bytes)[]"], [payload]),
+        )
+        try:
+            (results,) = abi_decode(["(bool,bytes)[]"], raw)
+        except DecodingError as exc:
+            raise ChainRequestError(f"{multicall} did not answer like a Multicall3 aggregator") from exc
+        return [(bool(ok), bytes(data)) for ok, data in results]
+
     async def token_balance(self, token: str, owner: str) -> int:
         """ERC-20 balance of `owner` in the token's base units."""
         (amount,) = await self.read(
