@@ -40,6 +40,7 @@ class PoolConfig:
     failure_threshold: int = 3
     cooldown_s: float = 5.0
     health_interval_s: float = 10.0
+    prefer_within_ms: float = 20.0
 
 
 @dataclass(slots=True)
@@ -130,8 +131,19 @@ class RpcPool:
             await asyncio.gather(*(self._verify(e) for e in self.endpoints if e.wrong_chain is None))
 
     def _candidates(self) -> list[Endpoint]:
-        usable = [e for e in self.endpoints if e.wrong_chain is None]
-        return sorted(usable, key=lambda e: (not e.chain_verified, e.health.score()))
+        # Latency-aware, but endpoints within `prefer_within_ms` of the fastest keep their configured
+        # order: the operator's primary stays primary unless it is clearly slower.
+        usable = [(i, e) for i, e in enumerate(self.endpoints) if e.wrong_chain is None]
+        measured = [e.health.score() for _, e in usable if e.chain_verified and e.health.score() >= 0]
+        best = min(measured, default=0.0)
+
+        def rank(item: tuple[int, Endpoint]) -> tuple[bool, bool, float]:
+            index, endpoint = item
+            score = endpoint.health.score()
+            near = score < 0 or score <= best + self.config.prefer_within_ms
+            return (not endpoint.chain_verified, not near, float(index) if near else score)
+
+        return [endpoint for _, endpoint in sorted(usable, key=rank)]
 
     async def _with_failover(self, request: str, send: Any) -> Any:
         last: ChainUnreachableError | None = None
