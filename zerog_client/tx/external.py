@@ -7,13 +7,11 @@ every other, so it is tracked and recovered the same way.
 
 from __future__ import annotations
 
-import time
-
 from zerog_client.address import normalize_address
 from zerog_client.chain.jsonrpc import JsonRpcError
 from zerog_client.chain.reader import ChainReader
 from zerog_client.tx.broadcast import SendOutcome, classify
-from zerog_client.tx.fees import FeeMode, quote
+from zerog_client.tx.fees import FeeMode, quote_from_chain
 from zerog_client.tx.manager import InsufficientFundsError
 from zerog_client.tx.outbox import Outbox
 from zerog_client.tx.records import NewTx, TxAttempt, TxRecord, TxStatus
@@ -50,18 +48,7 @@ class ExternalSender:
         checked = request.validated()
         wallet = normalize_address(sender)
         (gas,) = await self._simulator.gas_limits(wallet, [checked])
-        latest = await self._reader.block("latest")
-        base_fee = latest.base_fee_per_gas if latest is not None else None
-        priority = 0
-        if self._fee_mode == "eip1559" and base_fee is not None:
-            priority = int(await self._reader.pool.call("eth_maxPriorityFeePerGas"), 16)
-        fees = quote(
-            self._fee_mode,
-            gas_price=await self._reader.gas_price(),
-            base_fee=base_fee,
-            priority_fee=priority,
-            cap=self._cap,
-        )
+        fees = await quote_from_chain(self._reader, self._fee_mode, self._cap)
         unsigned = UnsignedTx(
             chain_id=self._reader.expected_chain_id,
             nonce=await self._reader.transaction_count(wallet, "pending"),
@@ -90,14 +77,7 @@ class ExternalSender:
         if prepared.chain_id != self._reader.expected_chain_id:
             raise SignatureMismatchError(f"prepared for chain {prepared.chain_id}, not this chain")
         signed = verify_signed(raw, prepared, normalize_address(sender))
-        attempt = TxAttempt(
-            signed.tx_hash,
-            raw,
-            prepared.gas_price,
-            prepared.max_fee_per_gas,
-            prepared.max_priority_fee_per_gas,
-            time.time(),
-        )
+        attempt = TxAttempt.of(signed.tx_hash, raw, prepared)
         new = NewTx(
             idempotency_key,
             prepared.chain_id,

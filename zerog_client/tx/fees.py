@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from zerog_client.chain.reader import ChainReader
 from zerog_client.errors import ZeroGError
 
 FeeMode = Literal["eip1559", "legacy"]
@@ -64,3 +65,17 @@ def bump(previous: FeeQuote, cap: int) -> FeeQuote | None:
     if max_fee > cap or priority > max_fee:
         return None
     return FeeQuote(max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority)
+
+
+async def quote_from_chain(reader: ChainReader, mode: FeeMode, cap: int) -> FeeQuote:
+    """A quote from the chain's latest base fee, suggested tip and gas price.
+
+    Raises:
+        FeeCapExceededError: the quote is above `cap`.
+    """
+    latest = await reader.block("latest")
+    base_fee = latest.base_fee_per_gas if latest is not None else None
+    priority = 0
+    if mode == "eip1559" and base_fee is not None:
+        priority = int(await reader.pool.call("eth_maxPriorityFeePerGas"), 16)
+    return quote(mode, gas_price=await reader.gas_price(), base_fee=base_fee, priority_fee=priority, cap=cap)

@@ -20,7 +20,7 @@ from zerog_client.chain.jsonrpc import JsonRpcError
 from zerog_client.chain.reader import ChainReader
 from zerog_client.errors import ZeroGError
 from zerog_client.tx.broadcast import SendOutcome, classify
-from zerog_client.tx.fees import FeeMode, FeeQuote, bump, quote
+from zerog_client.tx.fees import FeeMode, FeeQuote, bump, quote_from_chain
 from zerog_client.tx.outbox import NonceConflict, Outbox
 from zerog_client.tx.records import NewTx, TxAttempt, TxRecord, TxStatus
 from zerog_client.tx.requests import IdempotencyConflictError, TxRequest
@@ -152,23 +152,8 @@ class TransactionManager:
                 created[record.idempotency_key] = record
         return [stored[k] or created[k] for k in keys]
 
-    async def _quote(self) -> FeeQuote:
-        latest = await self.reader.block("latest")
-        base_fee = latest.base_fee_per_gas if latest is not None else None
-        gas_price = await self.reader.gas_price()
-        priority = 0
-        if self.config.fee_mode == "eip1559" and base_fee is not None:
-            priority = int(await self.reader.pool.call("eth_maxPriorityFeePerGas"), 16)
-        return quote(
-            self.config.fee_mode,
-            gas_price=gas_price,
-            base_fee=base_fee,
-            priority_fee=priority,
-            cap=self.config.max_fee_per_gas,
-        )
-
     async def _send_new(self, requests: list[TxRequest]) -> list[TxRecord]:
-        fees = await self._quote()
+        fees = await quote_from_chain(self.reader, self.config.fee_mode, self.config.max_fee_per_gas)
         gas_limits = await self._simulator.gas_limits(self.sender, requests)
         unsigned_total = sum(r.value + g * fees.cap for r, g in zip(requests, gas_limits, strict=True))
         committed = sum(
@@ -213,26 +198,7 @@ class TransactionManager:
         return await self.outbox.get_by_id(record.id) or record
 
     def _sign_new(self, request: TxRequest, gas: int, nonce: int, fees: FeeQuote) -> NewTx:
-        unsigned = UnsignedTx(
-            chain_id=self.chain_id,
-            nonce=nonce,
-            to=request.to,
-            value=request.value,
-            data=request.data,
-            gas=gas,
-            gas_price=fees.gas_price,
-            max_fee_per_gas=fees.max_fee_per_gas,
-            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
-        )
-        signed = self.signer.sign(unsigned)
-        attempt = TxAttempt(
-            signed.tx_hash,
-            signed.raw,
-            fees.gas_price,
-            fees.max_fee_per_gas,
-            fees.max_priority_fee_per_gas,
-            time.time(),
-        )
+        attempt = self._sign_attempt(nonce, request.to, request.value, request.data, gas, fees)
         return NewTx(
             request.idempotency_key,
             self.chain_id,
@@ -244,6 +210,23 @@ class TransactionManager:
             gas,
             attempt,
         )
+
+    def _sign_attempt(
+        self, nonce: int, to: str | None, value: int, data: bytes, gas: int, fees: FeeQuote
+    ) -> TxAttempt:
+        unsigned = UnsignedTx(
+            chain_id=self.chain_id,
+            nonce=nonce,
+            to=to,
+            value=value,
+            data=data,
+            gas=gas,
+            gas_price=fees.gas_price,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+        )
+        signed = self.signer.sign(unsigned)
+        return TxAttempt.of(signed.tx_hash, signed.raw, fees)
 
     async def _broadcast(self, records: list[TxRecord]) -> None:
         size = self.config.send_batch_size
@@ -372,25 +355,8 @@ class TransactionManager:
                 "a stuck transaction is at the fee cap; not bumping further", extra={"nonce": record.nonce}
             )
             return None
-        unsigned = UnsignedTx(
-            chain_id=record.chain_id,
-            nonce=record.nonce,
-            to=record.to,
-            value=record.value,
-            data=record.data,
-            gas=record.gas_limit,
-            gas_price=fees.gas_price,
-            max_fee_per_gas=fees.max_fee_per_gas,
-            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
-        )
-        signed = self.signer.sign(unsigned)
-        attempt = TxAttempt(
-            signed.tx_hash,
-            signed.raw,
-            fees.gas_price,
-            fees.max_fee_per_gas,
-            fees.max_priority_fee_per_gas,
-            time.time(),
+        attempt = self._sign_attempt(
+            record.nonce, record.to, record.value, record.data, record.gas_limit, fees
         )
         # Persisted before it is broadcast, like every attempt: a crash must not lose a hash.
         updated = await self.outbox.add_attempt(record.id, attempt)

@@ -6,8 +6,23 @@ broadcast, so a crash at any point can be recovered by re-sending exactly the sa
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
+
+
+class FeeLike(Protocol):
+    """Per-gas prices of a transaction (a `FeeQuote`)."""
+
+    @property
+    def gas_price(self) -> int | None: ...
+
+    @property
+    def max_fee_per_gas(self) -> int | None: ...
+
+    @property
+    def max_priority_fee_per_gas(self) -> int | None: ...
 
 
 class TxStatus(StrEnum):
@@ -53,6 +68,13 @@ class TxAttempt:
     max_fee_per_gas: int | None  # EIP-1559
     max_priority_fee_per_gas: int | None
     created_at: float
+
+    @classmethod
+    def of(cls, tx_hash: str, raw: bytes, fees: FeeLike) -> TxAttempt:
+        """An attempt signed now with `fees`."""
+        return cls(
+            tx_hash, raw, fees.gas_price, fees.max_fee_per_gas, fees.max_priority_fee_per_gas, time.time()
+        )
 
 
 @dataclass(frozen=True, slots=True)

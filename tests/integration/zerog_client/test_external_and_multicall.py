@@ -4,7 +4,7 @@ through the Multicall3-compatible aggregator."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from eth_account import Account
 
 from zerog_client import ChainReader
 from zerog_client.chain.reader import encode_call
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet import AnvilNode
 from zerog_client.devnet.contracts import deploy_devnet_contracts
 from zerog_client.errors import ChainRequestError
 from zerog_client.tx import SignatureMismatchError, TxRequest, TxStatus
@@ -25,20 +25,7 @@ CHAIN_ID = 1_660_999
 WALLET = Account.from_key(
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 )  # dev account 1
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
 TO = Account.from_key((424242).to_bytes(32, "big")).address
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(binary=find_anvil(None, (NPM_TOOLS,)), chain_id=CHAIN_ID)) as running:
-        yield running
-
-
-@pytest.fixture
-async def reader(node: AnvilNode) -> AsyncIterator[ChainReader]:
-    async with ChainReader(node.rpc_url, CHAIN_ID) as live:
-        yield live
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -20,7 +19,7 @@ import pytest
 from tests.support.processes import wait_until
 from tests.support.tx_child import CHAIN_ID, amount, recipient
 from zerog_client import ChainReader
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet import AnvilNode
 from zerog_client.tx import TxRecord, TxStatus
 from zerog_client.tx.sqlite_outbox import SqliteOutbox
 
@@ -29,14 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 N = 1000
 KILLS = 6
 SENDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(binary=find_anvil(None, (NPM_TOOLS,)), chain_id=CHAIN_ID)) as running:
-        yield running
 
 
 async def reconcile(rpc_url: str, db: Path) -> tuple[list[int], int, list[TxRecord | None]]:

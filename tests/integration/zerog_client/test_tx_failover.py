@@ -3,7 +3,6 @@ no transaction is lost or sent twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,7 +11,7 @@ from eth_account import Account
 
 from tests.support.tcp_proxy import TcpProxy
 from zerog_client import ChainReader
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet import AnvilNode
 from zerog_client.tx import LocalSigner, TransactionManager, TxRequest, TxStatus
 from zerog_client.tx.sqlite_outbox import SqliteOutbox
 
@@ -21,18 +20,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 CHAIN_ID = 1_660_999
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SENDER = Account.from_key(KEY).address
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
 N, CHUNK, KILL_AFTER = 300, 30, 3
 
 
 def recipient(i: int) -> str:
     return str(Account.from_key((i + 5_000).to_bytes(32, "big")).address)
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(binary=find_anvil(None, (NPM_TOOLS,)), chain_id=CHAIN_ID)) as running:
-        yield running
 
 
 async def test_the_primary_dies_mid_run_and_nothing_is_lost(node: AnvilNode, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ fee bumps of stuck transactions, and reorgs."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -13,7 +11,7 @@ from eth_account import Account
 from tests.support.processes import poll_until
 from zerog_client import ChainReader, InvalidAddressError
 from zerog_client.chain.reader import encode_call
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet import AnvilNode
 from zerog_client.devnet.contracts import deploy_devnet_contracts
 from zerog_client.tx import (
     FeeCapExceededError,
@@ -34,31 +32,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 CHAIN_ID = 1_660_999
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil dev account 0
 SENDER = Account.from_key(KEY).address
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
 
 
 def recipient(i: int) -> str:
     return str(Account.from_key((i + 7).to_bytes(32, "big")).address)
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(binary=find_anvil(None, (NPM_TOOLS,)), chain_id=CHAIN_ID)) as running:
-        yield running
-
-
-@pytest.fixture
-async def reader(node: AnvilNode) -> AsyncIterator[ChainReader]:
-    async with ChainReader(node.rpc_url, CHAIN_ID) as live:
-        yield live
-
-
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    store = SqliteOutbox(tmp_path / "outbox.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def manager(reader: ChainReader, outbox: SqliteOutbox, **config: object) -> TransactionManager:
