@@ -111,14 +111,19 @@ class HttpJsonRpc:
             # Some nodes answer a batch they refuse with one error object.
             error = _error_of(calls[0][0], answer) if isinstance(answer, dict) else None
             raise error or ChainUnreachableError(f"{self.url} did not answer the batch")
-        by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
+        # Only well-formed ids count; an item with a list or object id cannot be ours.
+        by_id = {
+            item["id"]: item for item in answer if isinstance(item, dict) and isinstance(item.get("id"), int)
+        }
         results: list[Any | JsonRpcError] = []
         for i, (method, _) in enumerate(calls):
             item = by_id.get(first + i)
             if item is None:
                 raise ChainUnreachableError(f"{self.url} left a batch item unanswered")
             error = _error_of(method, item)
-            results.append(error if error is not None else item.get("result"))
+            if error is None and "result" not in item:
+                raise ChainUnreachableError(f"{self.url} answered a batch item with neither result nor error")
+            results.append(error if error is not None else item["result"])
         return results
 
 
@@ -127,10 +132,11 @@ def _error_of(method: str, answer: dict[str, Any]) -> JsonRpcError | None:
     if error is None:
         return None
     if not isinstance(error, dict):
-        return JsonRpcError(method, -32603, str(error))
-    return JsonRpcError(
-        method, int(error.get("code", -32603)), str(error.get("message", "")), error.get("data")
-    )
+        return JsonRpcError(method, -32603, str(error)[:500])
+    code = error.get("code")
+    # A malformed code is still an error answer from the node, not a transport failure.
+    rpc_code = code if isinstance(code, int) and not isinstance(code, bool) else -32603
+    return JsonRpcError(method, rpc_code, str(error.get("message", ""))[:500], error.get("data"))
 
 
 def _result_of(method: str, answer: Any) -> Any:

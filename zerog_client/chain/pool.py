@@ -162,6 +162,9 @@ class RpcPool:
             started = time.perf_counter()
             try:
                 result = await send(endpoint.transport)
+            except asyncio.CancelledError:
+                endpoint.health.probe_in_flight = False  # a cancelled probe must not block the endpoint
+                raise
             except ChainUnreachableError as exc:
                 endpoint.health.record_failure()
                 last = exc

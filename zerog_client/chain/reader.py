@@ -3,6 +3,7 @@ token metadata, blocks, transactions, receipts, gas price, and contract reads by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,7 +20,7 @@ from zerog_client.chain.pool import PoolConfig, RpcPool
 from zerog_client.errors import ChainRequestError, InvalidAddressError, ZeroGError
 from zerog_client.networks import Network, network_for_chain_id
 
-_HASH_LENGTH = 66
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class InvalidHashError(ZeroGError, ValueError):
@@ -75,12 +76,8 @@ def check_hash(value: str) -> str:
     Raises:
         InvalidHashError: not 0x + 64 hex characters.
     """
-    if len(value) != _HASH_LENGTH or not value.startswith("0x"):
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
         raise InvalidHashError("a hash is 0x followed by 64 hexadecimal characters")
-    try:
-        int(value, 16)
-    except ValueError as exc:
-        raise InvalidHashError("a hash is 0x followed by 64 hexadecimal characters") from exc
     return value.lower()
 
 

@@ -46,8 +46,9 @@ def quote(mode: FeeMode, *, gas_price: int, base_fee: int | None, priority_fee: 
             raise FeeCapExceededError(f"the gas price {gas_price} is above the cap {cap}")
         return FeeQuote(gas_price=gas_price)
     max_fee = 2 * base_fee + priority_fee
-    if priority_fee > cap:
-        raise FeeCapExceededError(f"the priority fee {priority_fee} is above the cap {cap}")
+    if base_fee + priority_fee > cap:
+        # Below this a transaction cannot enter the next block at all.
+        raise FeeCapExceededError(f"the base fee {base_fee} plus tip {priority_fee} is above the cap {cap}")
     return FeeQuote(max_fee_per_gas=min(max_fee, cap), max_priority_fee_per_gas=priority_fee)
 
 

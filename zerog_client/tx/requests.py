@@ -50,8 +50,12 @@ class TxRequest:
             raise InvalidRequestError("the value must be between 0 and 2**256-1 base units")
         if len(self.data) > MAX_DATA_BYTES:
             raise InvalidRequestError(f"calldata is limited to {MAX_DATA_BYTES} bytes")
-        if self.gas_limit is not None and not 21_000 <= self.gas_limit <= 30_000_000:
-            raise InvalidRequestError("the gas limit must be between 21,000 and 30,000,000")
+        if self.gas_limit is not None and (
+            isinstance(self.gas_limit, bool)
+            or not isinstance(self.gas_limit, int)
+            or not 21_000 <= self.gas_limit <= 30_000_000
+        ):
+            raise InvalidRequestError("the gas limit is a whole number between 21,000 and 30,000,000")
         if self.to is None:
             if not self.data:
                 raise InvalidRequestError("a contract creation needs code")

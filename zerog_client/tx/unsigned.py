@@ -41,10 +41,18 @@ class UnsignedTx:
     max_priority_fee_per_gas: int | None = None
 
     def __post_init__(self) -> None:
-        legacy = self.gas_price is not None
-        dynamic = self.max_fee_per_gas is not None and self.max_priority_fee_per_gas is not None
-        if legacy == dynamic:
-            raise ValueError("set either gas_price (legacy) or both EIP-1559 fee fields")
+        legacy = (
+            self.gas_price is not None
+            and self.max_fee_per_gas is None
+            and self.max_priority_fee_per_gas is None
+        )
+        dynamic = (
+            self.gas_price is None
+            and self.max_fee_per_gas is not None
+            and self.max_priority_fee_per_gas is not None
+        )
+        if not (legacy or dynamic):
+            raise ValueError("set either gas_price (legacy) or both EIP-1559 fee fields, not a mix")
 
     @property
     def fee_cap(self) -> int:
@@ -97,15 +105,16 @@ class UnsignedTx:
     def digest(self) -> str:
         """A stable hash of every field, to bind a confirmation to exactly this transaction."""
         fields = [
+            "legacy" if self.gas_price is not None else "eip1559",
             self.chain_id,
             self.nonce,
             (self.to or "").lower(),
             self.value,
             self.data.hex(),
             self.gas,
-            self.gas_price or 0,
-            self.max_fee_per_gas or 0,
-            self.max_priority_fee_per_gas or 0,
+            "-" if self.gas_price is None else self.gas_price,
+            "-" if self.max_fee_per_gas is None else self.max_fee_per_gas,
+            "-" if self.max_priority_fee_per_gas is None else self.max_priority_fee_per_gas,
         ]
         return "0x" + keccak(text="|".join(str(f) for f in fields)).hex()
 
@@ -130,6 +139,11 @@ def decode_signed(raw: bytes) -> SignedTx:
         sender = to_checksum_address(Account.recover_transaction(raw))
         if raw[:1] == b"\x02":
             fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+            if fields.get("accessList"):
+                raise SignatureMismatchError("access lists are not part of prepared transactions")
+            if int(fields["v"]) not in (0, 1):
+                raise SignatureMismatchError("the signature's y-parity is not 0 or 1")
+            _check_low_s(int(fields["s"]))
             to = fields.get("to")
             tx = UnsignedTx(
                 chain_id=int(fields["chainId"]),
@@ -146,6 +160,7 @@ def decode_signed(raw: bytes) -> SignedTx:
             v = int(legacy["v"])
             if v < 35:
                 raise SignatureMismatchError("pre-EIP-155 signatures (no chain id) are refused")
+            _check_low_s(int(legacy["s"]))
             to_bytes = bytes(legacy["to"])
             tx = UnsignedTx(
                 chain_id=(v - 35) // 2,
@@ -163,6 +178,15 @@ def decode_signed(raw: bytes) -> SignedTx:
     except Exception as exc:  # decoding untrusted bytes: every library error means "not a valid transaction"
         raise SignatureMismatchError("the bytes are not a valid signed transaction") from exc
     return SignedTx(raw=raw, tx_hash="0x" + keccak(raw).hex(), sender=sender, tx=tx)
+
+
+# Half the secp256k1 group order: EIP-2 refuses signatures with a larger s (their malleated twin).
+_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def _check_low_s(s: int) -> None:
+    if not 0 < s <= _HALF_N:
+        raise SignatureMismatchError("the signature is not in canonical (low-s) form")
 
 
 def verify_signed(raw: bytes, prepared: UnsignedTx, expected_sender: str) -> SignedTx:
