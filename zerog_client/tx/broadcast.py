@@ -7,6 +7,7 @@ up receipts, because one of our own attempts may be what used the nonce.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from zerog_client.chain.jsonrpc import JsonRpcError
@@ -22,6 +23,7 @@ class SendOutcome(StrEnum):
 
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported", "already exists", "tx already in")
 _NONCE_USED = ("nonce too low", "invalid nonce", "nonce has already been used", "old nonce")
+_GOT_EXPECTED = re.compile(r"got (\d+),? expected (\d+)")
 _UNDERPRICED = ("underpriced", "replacement fee too low", "fee too low")
 
 
@@ -32,6 +34,11 @@ def classify(error: JsonRpcError | None) -> SendOutcome:
     text = error.rpc_message.lower()
     if any(marker in text for marker in _ALREADY_KNOWN):
         return SendOutcome.ACCEPTED
+    gap = _GOT_EXPECTED.search(text)
+    if gap is not None and int(gap.group(1)) > int(gap.group(2)):
+        # Cosmos-style "invalid nonce; got 7, expected 5": ahead of the account, not used. It waits for
+        # the missing nonces to land, so it is not accepted yet either.
+        return SendOutcome.REJECTED
     if any(marker in text for marker in _NONCE_USED):
         return SendOutcome.NONCE_USED
     if any(marker in text for marker in _UNDERPRICED):

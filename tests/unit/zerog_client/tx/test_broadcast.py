@@ -73,3 +73,14 @@ def test_the_code_does_not_decide() -> None:
 def test_already_known_wins_over_other_markers() -> None:
     # A duplicate of our own transaction is in the pool: that is success, not a price problem.
     assert classify(error("already known (underpriced)")) is SendOutcome.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("message", "outcome"),
+    [
+        ("invalid nonce; got 7, expected 5: invalid sequence", SendOutcome.REJECTED),
+        ("invalid nonce; got 3, expected 5: invalid sequence", SendOutcome.NONCE_USED),
+    ],
+)
+def test_cosmos_nonce_messages_tell_a_gap_from_a_used_nonce(message: str, outcome: SendOutcome) -> None:
+    assert classify(JsonRpcError("eth_sendRawTransaction", -32000, message)) is outcome
