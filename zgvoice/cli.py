@@ -168,7 +168,12 @@ def _devnet(settings: Settings, as_json: bool) -> None:
             "chain_id": settings.devnet.chain_id,
             "pid": node.pid,
             "accounts": accounts,
-            "contracts": {"multicall3": contracts.multicall3, "test_token": contracts.test_token},
+            "contracts": {
+                "multicall3": contracts.multicall3,
+                "test_token": contracts.test_token,
+                "flow": contracts.flow,
+                "market": contracts.market,
+            },
         }
         if as_json:
             print(json.dumps(info), flush=True)
@@ -177,6 +182,7 @@ def _devnet(settings: Settings, as_json: bool) -> None:
             for account in accounts:
                 print(f"  funded dev account {account}")
             print(f"  Multicall3 at {contracts.multicall3}, test token TUSD at {contracts.test_token}")
+            print(f"  0G storage Flow at {contracts.flow}, market at {contracts.market}")
             sys.stdout.flush()
         stop.wait()
     log.info("devnet stopped")

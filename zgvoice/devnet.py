@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from zerog_client import ChainReader, normalize_address
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
-from zerog_client.devnet.contracts import DevnetContracts, contract_address, deploy_devnet_contracts
+from zerog_client.devnet import AnvilConfig, AnvilNode, DevnetStartError, find_anvil
+from zerog_client.devnet.contracts import (
+    DevnetContracts,
+    contract_address,
+    deploy_devnet_contracts,
+    devnet_contract_addresses,
+)
 from zgvoice.settings import PROJECT_ROOT, DevnetSettings
 
 NPM_TOOLS_DIR = PROJECT_ROOT / "tools" / "npm"
@@ -39,5 +44,10 @@ async def provision_devnet(rpc_url: str, chain_id: int) -> DevnetContracts:
         deployer = normalize_address((await reader.node_accounts())[-1])
         multicall = contract_address(deployer, 0)
         if await reader.pool.call("eth_getCode", [multicall, "latest"]) not in ("0x", "0x0", None):
-            return DevnetContracts(chain_id, deployer, multicall, contract_address(deployer, 1))
+            known = devnet_contract_addresses(chain_id, deployer)
+            if await reader.pool.call("eth_getCode", [known.flow, "latest"]) in ("0x", "0x0", None):
+                raise DevnetStartError(
+                    "this saved devnet state predates the storage contracts; start from a fresh state"
+                )
+            return known
     return await deploy_devnet_contracts(rpc_url, deployer, expected_chain_id=chain_id)

@@ -6,6 +6,7 @@ Kept apart from web3 so the pool can fail over between endpoints and batch any m
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from collections.abc import Sequence
@@ -58,10 +59,13 @@ class HttpJsonRpc:
             self._session = None
 
     async def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":"))
+        body = json.dumps(payload, separators=(",", ":")).encode()
         try:
             async with self._client().post(
-                self.url, data=body, headers={"Content-Type": "application/json"}
+                # A stream, not raw bytes: uploads of segments make multi-megabyte bodies.
+                self.url,
+                data=io.BytesIO(body),
+                headers={"Content-Type": "application/json"},
             ) as response:
                 if response.status >= 500 or response.status in (408, 429):
                     raise ChainUnreachableError(f"{self.url} answered HTTP {response.status}")

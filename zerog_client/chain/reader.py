@@ -293,6 +293,11 @@ class ChainReader:
         raw = await self.pool.call("eth_getTransactionReceipt", [check_hash(tx_hash)])
         return _receipt(raw) if raw is not None else None
 
+    async def logs_of(self, tx_hash: str) -> list[dict[str, Any]]:
+        """The raw logs of a mined transaction ([] when not mined)."""
+        raw = await self.pool.call("eth_getTransactionReceipt", [check_hash(tx_hash)])
+        return [dict(log) for log in raw.get("logs", [])] if raw is not None else []
+
     async def receipts(self, tx_hashes: Sequence[str]) -> list[ReceiptSummary | None]:
         """Receipts of many transactions in one batch, in order."""
         checked = [check_hash(h) for h in tx_hashes]

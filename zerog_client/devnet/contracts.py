@@ -1,12 +1,14 @@
-"""Deploy our contracts (Multicall3 and a test ERC-20) to a devnet.
+"""Deploy our contracts (Multicall3, a test ERC-20, and a 0G storage flow with its market) to a devnet.
 
 The devnet's dev accounts are unlocked in the node, so deployment sends plain `eth_sendTransaction`
 requests and no private key ever appears in our code.
 
 Addresses are deterministic: a contract created by a plain transaction lives at an address derived
-from the sender and its nonce only. `deploy_devnet_contracts` sends Multicall3 and then the token
-with consecutive nonces, so on a fresh devnet, deployed first from anvil's account 0
-(`FRESH_DEVNET_DEPLOYER`), they land at `FRESH_DEVNET_MULTICALL3` and `FRESH_DEVNET_TEST_TOKEN`.
+from the sender and its nonce only. `deploy_devnet_contracts` sends Multicall3, the token and then
+the storage flow with consecutive nonces (the flow creates its market itself, as its first
+contract), so on a fresh devnet, deployed first from anvil's account 0 (`FRESH_DEVNET_DEPLOYER`),
+they land at `FRESH_DEVNET_MULTICALL3`, `FRESH_DEVNET_TEST_TOKEN`, `FRESH_DEVNET_FLOW` and
+`FRESH_DEVNET_MARKET`; `devnet_contract_addresses` gives the layout for any deployer.
 Nothing relies on that silently: the addresses are always read from the receipts, and a test checks
 the constants against a fresh node.
 """
@@ -38,7 +40,27 @@ TEST_TOKEN_DECIMALS = 6
 TEST_TOKEN_SUPPLY = 1_000_000 * 10**TEST_TOKEN_DECIMALS
 """Initial supply in base units: one million whole tokens, all minted to the deployer."""
 
+
+def market_price_per_sector(lifetime_month: int, unit_price: int) -> int:
+    """0G's fixed market price in neuron per 256-byte sector, from its deployment parameters.
+
+    The formula is `lifetimeMonth * unitPrice * 1e18 / 2^30 / 12` in integer arithmetic, as 0G's
+    deployment computes it (SPEC §1.4).
+
+    Args:
+        lifetime_month: months the data is paid for.
+        unit_price: price in 0G per GiB per year.
+    """
+    return lifetime_month * unit_price * 10**18 // 2**30 // 12
+
+
+DEVNET_PRICE_PER_SECTOR = market_price_per_sector(lifetime_month=12, unit_price=33)
+"""The devnet market's initial price: the turbo networks' deployment default, 30,733,644,962 neuron
+per sector (about 0.129 0G per GiB), so fees on the devnet look like the testnet's."""
+
 _T = TypeVar("_T")
+
+_MARKET_SELECTOR = keccak(b"market()")[:4]
 
 FRESH_DEVNET_DEPLOYER = to_checksum_address("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")
 """anvil's account 0 (first key of its well-known development mnemonic)."""
@@ -46,6 +68,10 @@ FRESH_DEVNET_MULTICALL3 = to_checksum_address("0x5fbdb2315678afecb367f032d93f642
 """Where Multicall3 lands when it is account 0's first transaction (nonce 0)."""
 FRESH_DEVNET_TEST_TOKEN = to_checksum_address("0xe7f1725e7734ce288f8367e1bb143e90bb3f0512")
 """Where the test token lands right after it (nonce 1)."""
+FRESH_DEVNET_FLOW = to_checksum_address("0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0")
+"""Where the storage flow lands after the token (nonce 2)."""
+FRESH_DEVNET_MARKET = to_checksum_address("0x75537828f2ce51be7289709686a69cbfdbb714f1")
+"""Where the flow's market lands: the first contract the flow creates (the flow's nonce 1)."""
 
 
 class DevnetDeployError(ZeroGError):
@@ -62,6 +88,10 @@ class DevnetContracts:
     deployer: ChecksumAddress
     multicall3: ChecksumAddress
     test_token: ChecksumAddress
+    flow: ChecksumAddress
+    """The 0G-compatible storage flow (`DevFlow`): `submit`, `batchSubmit` and the `Submit` event."""
+    market: ChecksumAddress
+    """The flow's fixed-price market (`DevMarket`), also readable on chain as `flow.market()`."""
 
 
 def contract_address(deployer: str, nonce: int) -> ChecksumAddress:
@@ -94,6 +124,33 @@ def contract_address(deployer: str, nonce: int) -> ChecksumAddress:
     return to_checksum_address(keccak(bytes([0xC0 + len(payload)]) + payload)[-20:])
 
 
+def devnet_contract_addresses(chain_id: int, deployer: str, first_nonce: int = 0) -> DevnetContracts:
+    """Where `deploy_devnet_contracts` puts the contracts when its first transaction has `first_nonce`.
+
+    For finding the contracts again on a devnet restored from saved state, without redeploying.
+
+    Args:
+        chain_id: the devnet's chain id, copied into the result.
+        deployer: the account that deployed them.
+        first_nonce: the deployer's nonce for the Multicall3 deployment.
+
+    Raises:
+        InvalidAddressError: `deployer` is malformed.
+        ValueError: `first_nonce` is negative.
+    """
+    sender = normalize_address(deployer)
+    flow = contract_address(sender, first_nonce + 2)
+    return DevnetContracts(
+        chain_id=chain_id,
+        deployer=sender,
+        multicall3=contract_address(sender, first_nonce),
+        test_token=contract_address(sender, first_nonce + 1),
+        flow=flow,
+        # A contract's own nonce starts at 1 (EIP-161), and the market is the flow's first creation.
+        market=contract_address(flow, 1),
+    )
+
+
 def token_creation_code() -> bytes:
     """Creation code of the test token with its constructor arguments (name, symbol, decimals, supply)."""
     args = encode(
@@ -103,6 +160,15 @@ def token_creation_code() -> bytes:
     return load_artifact("TestToken").bytecode + args
 
 
+def flow_creation_code(price_per_sector: int = DEVNET_PRICE_PER_SECTOR) -> bytes:
+    """Creation code of the storage flow, whose constructor creates its market at `price_per_sector`.
+
+    Args:
+        price_per_sector: the market's initial price in neuron per sector.
+    """
+    return load_artifact("DevFlow").bytecode + encode(["uint256"], [price_per_sector])
+
+
 async def deploy_devnet_contracts(
     rpc_url: str,
     deployer: str,
@@ -110,15 +176,16 @@ async def deploy_devnet_contracts(
     expected_chain_id: int = DEVNET.chain_id,
     receipt_timeout_s: float = 30.0,
 ) -> DevnetContracts:
-    """Deploy Multicall3 and the test token ("Test USD", TUSD, 6 decimals, 1,000,000 minted).
+    """Deploy Multicall3, the test token ("Test USD", TUSD, 6 decimals, 1,000,000 minted) and the
+    storage flow with its market (priced at `DEVNET_PRICE_PER_SECTOR`, owned by `deployer`).
 
-    Both are sent from `deployer`, an account the node holds unlocked (a dev account), with
+    All are sent from `deployer`, an account the node holds unlocked (a dev account), with
     consecutive nonces, and each receipt is awaited. See the module docstring for the addresses a
     fresh devnet gives.
 
     Args:
         rpc_url: HTTP JSON-RPC URL of the devnet node.
-        deployer: the sending account; it receives the token supply and owns the token.
+        deployer: the sending account; it receives the token supply and owns the token and the market.
         expected_chain_id: the chain the node must serve; nothing is sent to any other.
         receipt_timeout_s: how long to wait for each transaction to be mined.
 
@@ -145,9 +212,22 @@ async def deploy_devnet_contracts(
             w3, rpc_url, sender, nonce, load_artifact("Multicall3").bytecode, receipt_timeout_s
         )
         token = await _deploy(w3, rpc_url, sender, nonce + 1, token_creation_code(), receipt_timeout_s)
+        flow = await _deploy(w3, rpc_url, sender, nonce + 2, flow_creation_code(), receipt_timeout_s)
+        market = await _read_market(w3, rpc_url, flow)
     finally:
         await provider.disconnect()
-    return DevnetContracts(chain_id=chain_id, deployer=sender, multicall3=multicall3, test_token=token)
+    layout = devnet_contract_addresses(chain_id, sender, nonce)
+    if market != layout.market:
+        # The flow's constructor creates nothing before the market, so this means a wrong artifact.
+        raise DevnetDeployError(f"the flow reports market {market}, expected {layout.market}")
+    return DevnetContracts(
+        chain_id=chain_id,
+        deployer=sender,
+        multicall3=multicall3,
+        test_token=token,
+        flow=flow,
+        market=market,
+    )
 
 
 async def _deploy(
@@ -172,6 +252,16 @@ async def _deploy(
         # Only possible if the node ignored our nonce; the address would then be unpredictable.
         raise DevnetDeployError(f"contract created at {created}, expected {expected} for nonce {nonce}")
     return expected
+
+
+async def _read_market(
+    w3: AsyncWeb3[AsyncHTTPProvider], rpc_url: str, flow: ChecksumAddress
+) -> ChecksumAddress:
+    call: TxParams = {"to": flow, "data": HexBytes(_MARKET_SELECTOR)}
+    answer = await _rpc(rpc_url, w3.eth.call(call))
+    if len(answer) != 32:
+        raise DevnetDeployError(f"the flow at {flow} answered market() with {len(answer)} bytes")
+    return to_checksum_address(answer[12:])
 
 
 async def _rpc(rpc_url: str, request: Awaitable[_T]) -> _T:

@@ -40,6 +40,8 @@ from zerog_client.contracts.compile import (
 from zerog_client.devnet import AnvilNode
 from zerog_client.devnet.contracts import (
     FRESH_DEVNET_DEPLOYER,
+    FRESH_DEVNET_FLOW,
+    FRESH_DEVNET_MARKET,
     FRESH_DEVNET_MULTICALL3,
     FRESH_DEVNET_TEST_TOKEN,
     TEST_TOKEN_SUPPLY,
@@ -170,6 +172,8 @@ async def test_fresh_devnet_gets_the_documented_addresses() -> None:
         deployer=FRESH_DEVNET_DEPLOYER,
         multicall3=FRESH_DEVNET_MULTICALL3,
         test_token=FRESH_DEVNET_TEST_TOKEN,
+        flow=FRESH_DEVNET_FLOW,
+        market=FRESH_DEVNET_MARKET,
     )
 
 

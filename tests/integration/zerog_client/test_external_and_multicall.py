@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from tests.support.processes import poll_until
 from zerog_client import ChainReader
 from zerog_client.chain.reader import encode_call
 from zerog_client.devnet import AnvilNode
@@ -43,6 +44,11 @@ async def test_the_wallets_exact_signature_is_accepted_and_sent(
     raw = bytes(WALLET.sign_transaction(prepared.as_signable()).raw_transaction)
     record = await sender.submit_signed("ext-1", raw, prepared, WALLET.address)
     assert record.status is TxStatus.SUBMITTED
+
+    async def mined() -> bool:
+        return await reader.receipt(record.latest.tx_hash) is not None
+
+    await poll_until(mined, 10, "the transaction to be mined")  # automine may lag under load
     receipt = await reader.receipt(record.latest.tx_hash)
     assert receipt is not None
     assert receipt.status == "success"

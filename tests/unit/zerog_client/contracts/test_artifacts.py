@@ -86,11 +86,11 @@ def selector(signature: str) -> str:
 
 
 def test_every_source_has_an_artifact_and_nothing_else() -> None:
-    assert artifact_names() == ["Multicall3", "TestToken"]
+    assert artifact_names() == ["DevFlow", "DevMarket", "Multicall3", "TestToken"]
     assert sorted(p.stem for p in SOURCE_DIR.glob("*.sol")) == artifact_names()
 
 
-@pytest.mark.parametrize("name", ["Multicall3", "TestToken"])
+@pytest.mark.parametrize("name", ["DevFlow", "DevMarket", "Multicall3", "TestToken"])
 def test_artifact_loads_with_code_and_build_settings(name: str) -> None:
     artifact = load_artifact(name)
     assert artifact.name == name
@@ -102,7 +102,7 @@ def test_artifact_loads_with_code_and_build_settings(name: str) -> None:
     assert artifact.deployed_bytecode.endswith(bytes.fromhex("a164736f6c6343000825000a"))
 
 
-@pytest.mark.parametrize("name", ["Multicall3", "TestToken"])
+@pytest.mark.parametrize("name", ["DevFlow", "DevMarket", "Multicall3", "TestToken"])
 def test_source_hash_is_sha256_of_the_current_source(name: str) -> None:
     on_disk = (SOURCE_DIR / f"{name}.sol").read_bytes()
     assert read_source(name) == on_disk

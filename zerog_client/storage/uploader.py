@@ -1,0 +1,185 @@
+"""Uploading a file to 0G storage (SPEC §2.6): root -> existing? -> submit through the transaction
+manager -> wait for the nodes to see the transaction -> send each node its shard's segments with
+proofs -> wait for finality.
+
+The submission's idempotency key is derived from the file root and size, so a rerun after a crash
+between `submit` and the segment upload finds the stored transaction instead of paying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from zerog_client.errors import ZeroGError
+from zerog_client.storage.file_tree import FileTree, read_segment
+from zerog_client.storage.layout import SEGMENT_CHUNKS, FileLayout
+from zerog_client.storage.node_client import FileInfo, SegmentWithProof, StorageNodeClient
+from zerog_client.storage.submission import (
+    SUBMIT_EVENT_TOPIC,
+    build_submission,
+    decode_submit_event,
+    encode_submit_calldata,
+)
+from zerog_client.tx.manager import TransactionManager
+from zerog_client.tx.records import TxStatus
+from zerog_client.tx.requests import TxRequest
+
+Progress = Callable[[int, int], None]  # (segments done, segments in all)
+
+
+class UploadError(ZeroGError):
+    """The upload could not complete (nodes never saw the transaction, refused segments, timed out)."""
+
+    code = "upload_failed"
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    """What was stored: the root, its flow transaction, and whether it was there already."""
+
+    root: str
+    size: int
+    tx_seq: int
+    tx_hash: str | None
+    already_stored: bool
+
+
+class Uploader:
+    """Uploads files through `manager` (which pays the fee) to `nodes` (all replicas of the data)."""
+
+    def __init__(
+        self,
+        manager: TransactionManager,
+        flow: str,
+        nodes: list[StorageNodeClient],
+        *,
+        segments_per_request: int = 10,
+        timeout_s: float = 300.0,
+        max_file_bytes: int = 4 * 1024**3,
+    ) -> None:
+        if not nodes:
+            raise ValueError("an upload needs at least one storage node")
+        self._manager = manager
+        self._reader = manager.reader
+        self._flow = flow
+        self._nodes = nodes
+        self._per_request = segments_per_request
+        self._timeout_s = timeout_s
+        self._max_bytes = max_file_bytes
+
+    async def upload(self, path: Path, progress: Progress | None = None) -> UploadResult:
+        """Store the file at `path`.
+
+        Raises:
+            EmptyFileError: the file is empty.
+            UploadError: too large, unreadable, or the network did not take it in time.
+            (and the transaction manager's errors: insufficient funds, fee cap, ...)
+        """
+        try:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        except OSError as exc:
+            raise UploadError(f"cannot read {path}: {exc.strerror}") from exc
+        if size > self._max_bytes:
+            raise UploadError(f"{path} is {size} bytes; the limit is {self._max_bytes}")
+        tree = await asyncio.to_thread(FileTree.from_path, path)
+        root = "0x" + tree.root.hex()
+        infos = [await node.file_info(root) for node in self._nodes]
+        if all(info is not None and info.finalized for info in infos):
+            first = next(i for i in infos if i is not None)
+            return UploadResult(root, size, first.tx_seq, None, already_stored=True)
+        known = next((i for i in infos if i is not None), None)
+        tx_hash: str | None = None
+        if known is not None:
+            tx_seq = known.tx_seq
+        else:
+            tx_seq, tx_hash = await self._submit(tree, root, size)
+        await self._wait_seen(tx_seq)
+        await self._send_segments(path, tree, root, size, tx_seq, progress)
+        await self._wait_finalized(tx_seq)
+        return UploadResult(root, size, tx_seq, tx_hash, already_stored=False)
+
+    async def _submit(self, tree: FileTree, root: str, size: int) -> tuple[int, str]:
+        submission = build_submission(tree, self._manager.sender)
+        price = await self._price_per_sector()
+        request = TxRequest(
+            idempotency_key=f"0g-storage:{root}:{size}",
+            to=self._flow,
+            value=submission.data.sectors * price,
+            data=encode_submit_calldata(submission),
+        )
+        record = await self._manager.submit(request)
+        (done,) = await self._manager.wait([record.idempotency_key], TxStatus.MINED, self._timeout_s)
+        if done.status is TxStatus.FAILED or done.mined_tx_hash is None:
+            raise UploadError(f"the storage submission reverted ({done.error})")
+        for log in await self._reader.logs_of(done.mined_tx_hash):
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            if (
+                str(log["address"]).lower() == self._flow.lower()
+                and topics
+                and topics[0] == SUBMIT_EVENT_TOPIC
+            ):
+                event = decode_submit_event(topics, bytes.fromhex(str(log["data"])[2:]))
+                if "0x" + event.root.hex() == root:
+                    return event.submission_index, done.mined_tx_hash
+        raise UploadError("the submission emitted no Submit event for this file")
+
+    async def _price_per_sector(self) -> int:
+        (market,) = await self._reader.read(self._flow, "market()", [], [], ["address"])
+        (price,) = await self._reader.read(str(market), "pricePerSector()", [], [], ["uint256"])
+        return int(price)
+
+    async def _poll(self, check: Callable[[StorageNodeClient], Awaitable[bool]], what: str) -> None:
+        deadline = time.monotonic() + self._timeout_s
+        pending = list(self._nodes)
+        while pending:
+            pending = [node for node in pending if not await check(node)]
+            if pending and time.monotonic() > deadline:
+                raise UploadError(f"{what}: {', '.join(n.url for n in pending)} did not get there in time")
+            if pending:
+                await asyncio.sleep(0.2)  # the nodes follow the chain by polling too
+
+    async def _wait_seen(self, tx_seq: int) -> None:
+        async def seen(node: StorageNodeClient) -> bool:
+            return await node.file_info_by_tx_seq(tx_seq) is not None
+
+        await self._poll(seen, "waiting for the nodes to see the submission")
+
+    async def _wait_finalized(self, tx_seq: int) -> None:
+        async def finalized(node: StorageNodeClient) -> bool:
+            info: FileInfo | None = await node.file_info_by_tx_seq(tx_seq)
+            return info is not None and info.finalized
+
+        await self._poll(finalized, "waiting for finality")
+
+    async def _send_segments(
+        self, path: Path, tree: FileTree, root: str, size: int, tx_seq: int, progress: Progress | None
+    ) -> None:
+        layout = FileLayout.for_size(size)
+        info = await self._nodes[0].file_info_by_tx_seq(tx_seq)
+        assert info is not None  # waited for above
+        first_global = info.start_entry_index // SEGMENT_CHUNKS
+        done = 0
+        stream = await asyncio.to_thread(path.open, "rb")
+        try:
+            for node in self._nodes:
+                shard = await node.shard_config()
+                mine = [i for i in range(layout.num_segments) if shard.holds(first_global + i)]
+                for start in range(0, len(mine), self._per_request):
+                    batch = []
+                    for i in mine[start : start + self._per_request]:
+                        payload = await asyncio.to_thread(read_segment, stream, layout, i)
+                        batch.append(SegmentWithProof(root, payload, i, tree.proof_at(i), size))
+                    await node.upload_segments_by_tx_seq(batch, tx_seq)
+                    done += len(batch)
+                    if progress is not None:
+                        progress(done, layout.num_segments * len(self._nodes))
+        finally:
+            stream.close()
+
+
+__all__ = ["Progress", "UploadError", "UploadResult", "Uploader"]
