@@ -15,7 +15,7 @@ from zerog_client.errors import ChainUnreachableError, ZeroGError
 from zerog_client.storage.errors import InvalidProofError, InvalidSegmentError
 from zerog_client.storage.file_tree import verify_segment
 from zerog_client.storage.layout import SEGMENT_CHUNKS, SEGMENT_SIZE, FileLayout
-from zerog_client.storage.node_client import FileInfo, StorageNodeClient
+from zerog_client.storage.node_client import FileInfo, ShardConfig, StorageNodeClient
 
 log = logging.getLogger(__name__)
 _ROOT_LENGTH = 66
@@ -93,15 +93,18 @@ class Downloader:
         layout = FileLayout.for_size(info.size)
         root_bytes = bytes.fromhex(checked[2:])
         first_global = info.start_entry_index // SEGMENT_CHUNKS
-        shards = [await node.shard_config() for node in self._nodes]
+        reachable: list[tuple[StorageNodeClient, ShardConfig]] = []
+        for node in self._nodes:
+            try:
+                reachable.append((node, await node.shard_config()))
+            except (ChainUnreachableError, JsonRpcError):
+                log.warning("storage node unavailable; downloading from the others", extra={"node": node.url})
         partial = out.with_name(out.name + ".part")
         rejected = 0
         handle = await asyncio.to_thread(partial.open, "wb")
         try:
             for index in range(layout.num_segments):
-                holders = [
-                    n for n, s in zip(self._nodes, shards, strict=True) if s.holds(first_global + index)
-                ]
+                holders = [n for n, shard in reachable if shard.holds(first_global + index)]
                 payload, bad = await self._verified_segment(holders, checked, root_bytes, index, layout)
                 rejected += bad
                 keep = min(SEGMENT_SIZE, info.size - index * SEGMENT_SIZE)
