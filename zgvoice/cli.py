@@ -18,14 +18,19 @@ from voice_gateway.audio import write_wav
 from voice_gateway.stt import SttError
 from voice_gateway.tts import TtsError
 from zerog_client import ZeroGError
-from zerog_client.devnet.contracts import DevnetContracts
 from zgvoice import __version__
 from zgvoice.logs import configure_logging
 from zgvoice.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
+from zgvoice.storage_cli import add_parser as add_storage_parser
+from zgvoice.storage_cli import run as run_storage
 
 log = logging.getLogger("zgvoice")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Errors in what the user typed (exit 2), as opposed to failures of the network or the node (exit 1).
+_INPUT_ERRORS = frozenset(
+    {"invalid_root", "empty_file", "invalid_address", "invalid_amount", "invalid_request"}
+)
 
 
 class CliError(Exception):
@@ -58,6 +63,8 @@ def _build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the devnet and the gateway on 127.0.0.1 until Ctrl-C")
     up.add_argument("--port", type=int, help="gateway port")
     up.add_argument("--devnet-port", type=int, help="devnet RPC port (0 picks a free one)")
+
+    add_storage_parser(commands)
 
     mcp = commands.add_parser("mcp", help="run an MCP tool server over stdio")
     mcp.add_argument("server", choices=["chain"], help="which server")
@@ -162,11 +169,25 @@ def _devnet(settings: Settings, as_json: bool) -> None:
 
     stop = _stop_on_signals()
     with devnet_node(settings.devnet) as node:
-        accounts, contracts = asyncio.run(_devnet_facts(node.rpc_url, settings.devnet.chain_id))
+        asyncio.run(_serve_devnet(settings, node.rpc_url, node.pid, as_json, stop))
+    log.info("devnet stopped")
+
+
+async def _serve_devnet(
+    settings: Settings, rpc_url: str, pid: int, as_json: bool, stop: threading.Event
+) -> None:
+    from zerog_client import ChainReader
+    from zgvoice.devnet import devnet_storage, provision_devnet
+
+    chain_id = settings.devnet.chain_id
+    contracts = await provision_devnet(rpc_url, chain_id)
+    async with ChainReader(rpc_url, chain_id) as reader:
+        accounts = await reader.node_accounts()
+    async with devnet_storage(settings.devnet, rpc_url, contracts) as storage:
         info = {
-            "rpc_url": node.rpc_url,
-            "chain_id": settings.devnet.chain_id,
-            "pid": node.pid,
+            "rpc_url": rpc_url,
+            "chain_id": chain_id,
+            "pid": pid,
             "accounts": accounts,
             "contracts": {
                 "multicall3": contracts.multicall3,
@@ -174,27 +195,23 @@ def _devnet(settings: Settings, as_json: bool) -> None:
                 "flow": contracts.flow,
                 "market": contracts.market,
             },
+            "storage_nodes": storage.node_urls,
+            "indexer": storage.indexer.url if storage.indexer else None,
         }
         if as_json:
             print(json.dumps(info), flush=True)
         else:
-            print(f"devnet chain {info['chain_id']} at {node.rpc_url} (pid {node.pid}); Ctrl-C stops it")
+            print(f"devnet chain {chain_id} at {rpc_url} (pid {pid}); Ctrl-C stops it")
             for account in accounts:
                 print(f"  funded dev account {account}")
             print(f"  Multicall3 at {contracts.multicall3}, test token TUSD at {contracts.test_token}")
             print(f"  0G storage Flow at {contracts.flow}, market at {contracts.market}")
+            for url in storage.node_urls:
+                print(f"  storage node {url}")
+            if storage.indexer is not None:
+                print(f"  indexer {storage.indexer.url}")
             sys.stdout.flush()
-        stop.wait()
-    log.info("devnet stopped")
-
-
-async def _devnet_facts(rpc_url: str, chain_id: int) -> tuple[list[str], DevnetContracts]:
-    from zerog_client import ChainReader
-    from zgvoice.devnet import provision_devnet
-
-    contracts = await provision_devnet(rpc_url, chain_id)
-    async with ChainReader(rpc_url, chain_id) as reader:
-        return await reader.node_accounts(), contracts
+        await asyncio.to_thread(stop.wait)
 
 
 def _up(settings: Settings) -> None:
@@ -230,12 +247,14 @@ def run(argv: list[str] | None = None) -> int:
             _up(settings)
         elif args.command == "mcp":
             asyncio.run(_mcp(settings, args.server))
+        elif args.command == "storage":
+            asyncio.run(run_storage(settings, args))
     except CliError as exc:
         print(f"zgv: {exc}", file=sys.stderr)
         return exc.exit_code
     except ZeroGError as exc:
         print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if exc.code in _INPUT_ERRORS else EXIT_FAILURE
     except (SttError, TtsError) as exc:
         print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
 from zerog_client import ChainReader, normalize_address
 from zerog_client.devnet import AnvilConfig, AnvilNode, DevnetStartError, find_anvil
 from zerog_client.devnet.contracts import (
@@ -10,6 +17,8 @@ from zerog_client.devnet.contracts import (
     deploy_devnet_contracts,
     devnet_contract_addresses,
 )
+from zerog_client.devnet.indexer import Indexer
+from zerog_client.devnet.storage_node import StorageNode, StorageNodeConfig
 from zgvoice.settings import PROJECT_ROOT, DevnetSettings
 
 NPM_TOOLS_DIR = PROJECT_ROOT / "tools" / "npm"
@@ -51,3 +60,50 @@ async def provision_devnet(rpc_url: str, chain_id: int) -> DevnetContracts:
                 )
             return known
     return await deploy_devnet_contracts(rpc_url, deployer, expected_chain_id=chain_id)
+
+
+@dataclass(slots=True)
+class DevnetStorage:
+    """The storage side of a running devnet."""
+
+    nodes: list[StorageNode]
+    indexer: Indexer | None
+
+    @property
+    def node_urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+
+@asynccontextmanager
+async def devnet_storage(
+    settings: DevnetSettings, rpc_url: str, contracts: DevnetContracts
+) -> AsyncIterator[DevnetStorage]:
+    """Storage nodes (full replicas) and an indexer following the devnet's Flow; stopped on exit."""
+    with contextlib.ExitStack() as stack:
+        base = settings.data_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="zgv-devnet-"))
+        )
+        nodes: list[StorageNode] = []
+        indexer: Indexer | None = None
+        try:
+            for i in range(settings.storage_nodes):
+                port = settings.storage_port + i if settings.storage_port else 0
+                config = StorageNodeConfig(
+                    data_dir=base / f"storage-{i}",
+                    rpc_url=rpc_url,
+                    chain_id=settings.chain_id,
+                    flow_address=contracts.flow,
+                    port=port,
+                )
+                node = StorageNode(config)
+                await node.start()
+                nodes.append(node)
+            if nodes:
+                indexer = Indexer([n.url for n in nodes])
+                await indexer.start(settings.indexer_port)
+            yield DevnetStorage(nodes, indexer)
+        finally:
+            if indexer is not None:
+                await indexer.stop()
+            for node in reversed(nodes):
+                await node.stop()

@@ -15,7 +15,7 @@ import uvicorn
 from voice_gateway.app import VoiceMount, create_app
 from voice_gateway.audio_store import AudioStore
 from voice_gateway.voice.registry import SessionRegistry
-from zgvoice.devnet import devnet_node, provision_devnet
+from zgvoice.devnet import devnet_node, devnet_storage, provision_devnet
 from zgvoice.runtime import Runtime, embedded_runtime
 from zgvoice.settings import Settings
 
@@ -64,16 +64,19 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
         )
         settings = settings.model_copy(update={"chain": chain})
         contracts = await provision_devnet(node.rpc_url, chain.chain_id)
-        log.info(
-            "devnet ready",
-            extra={
-                "rpc_url": node.rpc_url,
-                "chain_id": chain.chain_id,
-                "multicall3": contracts.multicall3,
-                "test_token": contracts.test_token,
-            },
-        )
-        async with embedded_runtime(settings) as runtime:
+        async with (
+            devnet_storage(settings.devnet, node.rpc_url, contracts) as storage,
+            embedded_runtime(_with_devnet_storage(settings, storage.node_urls, contracts.flow)) as runtime,
+        ):
+            log.info(
+                "devnet ready",
+                extra={
+                    "rpc_url": node.rpc_url,
+                    "chain_id": chain.chain_id,
+                    "flow": contracts.flow,
+                    "storage_nodes": storage.node_urls,
+                },
+            )
             await anyio.to_thread.run_sync(runtime.warm_up)
             app = create_app(
                 runtime.service, runtime.health, settings.gateway.max_body_bytes, voice_mount(runtime)
@@ -113,3 +116,11 @@ def voice_mount(runtime: Runtime) -> VoiceMount:
         upload_max_bytes=v.upload_max_bytes,
         upload_max_seconds=v.upload_max_seconds,
     )
+
+
+def _with_devnet_storage(settings: Settings, node_urls: list[str], flow: str) -> Settings:
+    """Point the storage client at the devnet's own nodes and Flow."""
+    if not node_urls:
+        return settings
+    storage = settings.storage.model_copy(update={"node_urls": node_urls, "flow_address": flow})
+    return settings.model_copy(update={"storage": storage})

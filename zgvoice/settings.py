@@ -9,7 +9,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,11 +60,38 @@ class DevnetSettings(_Section):
     anvil_path: Path | None = None
     state_path: Path | None = None
     startup_timeout_s: float = Field(default=15.0, gt=0, le=300)
+    # 0G storage on the devnet: nodes (replicas) on consecutive ports, and the indexer. Port 0: any.
+    storage_nodes: int = Field(default=1, ge=0, le=8)
+    storage_port: int = Field(default=5678, ge=0, le=65535)
+    indexer_port: int = Field(default=5690, ge=0, le=65535)
+    # Where storage nodes keep their segments; unset: a temporary directory removed on exit.
+    data_dir: Path | None = None
+
+
+class StorageSettings(_Section):
+    # Storage nodes the client uploads to and downloads from (the devnet's by default).
+    node_urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
+        default_factory=lambda: ["http://127.0.0.1:5678"], min_length=1, max_length=32
+    )
+    flow_address: str | None = None  # unset on the devnet: our deployed DevFlow
+    expected_replicas: int = Field(default=1, ge=1, le=32)
+    max_file_bytes: int = Field(default=4 * 1024**3, ge=1, le=64 * 1024**3)
+    outbox_path: Path = Path("var/outbox.db")
+
+
+# anvil's first development key (public test material of its default mnemonic). It signs only for
+# the devnet chain: `LocalSigner.devnet_key` refuses any other chain id.
+ANVIL_DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
 class WalletSettings(_Section):
     # Whose balance "my balance" means. Unset on the devnet: the first funded dev account.
     address: str | None = None
+    # The key that pays for storage and sends transactions: an encrypted keystore file and its
+    # password; on the devnet a plain key is allowed (by default anvil's first dev account).
+    keystore_path: Path | None = None
+    keystore_password: SecretStr | None = None
+    devnet_key: SecretStr = SecretStr(ANVIL_DEV_KEY_0)
 
     @field_validator("address")
     @classmethod
@@ -144,6 +179,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     devnet: DevnetSettings = DevnetSettings()
     wallet: WalletSettings = WalletSettings()
+    storage: StorageSettings = StorageSettings()
     gateway: GatewaySettings = GatewaySettings()
     nlp: NlpSettings = NlpSettings()
     tts: TtsSettings = TtsSettings()

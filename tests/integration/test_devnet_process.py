@@ -50,6 +50,12 @@ def test_devnet_stops_anvil_on_ctrl_c_and_sigterm(stop_signal: signal.Signals) -
         assert isinstance(contracts, dict)
         code = rpc(str(info["rpc_url"]), "eth_getCode", contracts["multicall3"], "latest")
         assert len(code) > 100  # the aggregator is deployed
+        (storage_url,) = info["storage_nodes"]  # type: ignore[misc]
+        status = rpc(str(storage_url), "zgs_getStatus")
+        assert status["networkIdentity"]["flowAddress"].lower() == str(contracts["flow"]).lower()
+        assert (
+            int(rpc(str(info["indexer"]), "indexer_getShardedNodes")["trusted"][0]["config"]["numShard"]) == 1
+        )
         process.send_signal(stop_signal)
         assert process.wait(timeout=15) == 0
     wait_until(lambda: not is_alive(anvil_pid), 5, "anvil to exit")

@@ -11,8 +11,13 @@ ZGV = Path(sys.executable).parent / "zgv"
 
 
 def zgv_env(**settings: str) -> dict[str, str]:
-    """The current environment without ZGV_ settings, plus `settings`."""
+    """The current environment without ZGV_ settings, plus `settings`.
+
+    Devnet storage ports default to "any free port", so tests never collide with each other or with a
+    devnet someone runs on the standard ports.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZGV_")}
+    env.update({"ZGV_DEVNET__STORAGE_PORT": "0", "ZGV_DEVNET__INDEXER_PORT": "0"})
     env.update(settings)
     return env
 

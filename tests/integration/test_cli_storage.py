@@ -1,0 +1,73 @@
+"""`zgv storage` as a user runs it against `zgv devnet` (chain, contracts, a storage node, indexer)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_devnet_process import running_devnet
+from tests.support.cli import run_zgv, zgv_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def devnet_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with running_devnet() as (_, info):
+        nodes = info["storage_nodes"]
+        assert isinstance(nodes, list)
+        yield zgv_env(
+            ZGV_CHAIN__RPC_URL=str(info["rpc_url"]),
+            ZGV_STORAGE__NODE_URLS=json.dumps(nodes),
+            ZGV_STORAGE__OUTBOX_PATH=str(tmp_path_factory.mktemp("zgv") / "outbox.db"),
+            ZGV_STORAGE__MAX_FILE_BYTES=str(2 * 1024 * 1024),
+        )
+
+
+def zgv_json(env: dict[str, str], *args: str) -> dict[str, object]:
+    done = run_zgv(*args, "--json", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return dict(json.loads(done.stdout))
+
+
+def test_root_upload_info_download_round_trip(devnet_env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(os.urandom(300_000))
+    local = zgv_json(devnet_env, "storage", "root", str(source))
+    uploaded = zgv_json(devnet_env, "storage", "upload", str(source))
+    assert uploaded["root"] == local["root"]
+    assert uploaded["already_stored"] is False
+    again = zgv_json(devnet_env, "storage", "upload", str(source))
+    assert again["already_stored"] is True
+    info = zgv_json(devnet_env, "storage", "info", str(local["root"]))
+    assert info["finalized"] is True
+    assert info["size"] == 300_000
+    out = tmp_path / "back.txt"
+    zgv_json(devnet_env, "storage", "download", str(local["root"]), str(out))
+    assert out.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "exit_code"),
+    [
+        (("upload", "EMPTY"), "empty_file", 2),
+        (("upload", "BIG"), "upload_failed", 1),
+        (("upload", "MISSING"), "cannot read", 1),
+        (("download", "0x1234", "OUT"), "invalid_root", 2),
+        (("info", "0x" + "ab" * 32), "download_failed", 1),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_costs_nothing(
+    devnet_env: dict[str, str], tmp_path: Path, args: tuple[str, ...], code: str, exit_code: int
+) -> None:
+    (tmp_path / "EMPTY").write_bytes(b"")
+    (tmp_path / "BIG").write_bytes(b"x" * (2 * 1024 * 1024 + 1))
+    resolved = [str(tmp_path / a) if a.isupper() else a for a in args]
+    done = run_zgv("storage", *resolved, env=devnet_env, timeout=60)
+    assert done.returncode == exit_code, done.stderr.decode()
+    assert code in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
