@@ -229,6 +229,13 @@ class Uploader:
             for node in live:
                 mine = [i for i in range(layout.num_segments) if node.shard.holds(first_global + i)]
                 try:
+                    # Resume: what this node already holds contiguously from the start is not sent again.
+                    state = await node.client.file_info_by_tx_seq(tx_seq)
+                    if state is not None and state.finalized:
+                        mine = []
+                    elif state is not None:
+                        held = set(mine[: state.uploaded_segments])
+                        mine = [i for i in mine if i not in held]
                     for start in range(0, len(mine), self._per_request):
                         batch = []
                         for i in mine[start : start + self._per_request]:

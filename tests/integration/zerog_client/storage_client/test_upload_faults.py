@@ -113,3 +113,33 @@ async def test_a_crash_between_submit_and_upload_is_finished_without_paying_twic
     finally:
         await client.close()
         await storage.stop()
+
+
+async def test_nodes_chosen_through_the_indexer_store_and_serve_the_file(
+    node: AnvilNode, reader: ChainReader, outbox: SqliteOutbox, contracts: DevnetContracts, tmp_path: Path
+) -> None:
+    from zerog_client.devnet.indexer import Indexer
+    from zerog_client.storage.indexer_client import nodes_from_indexer
+
+    storage = await start_nodes(node, contracts, tmp_path, 2)
+    indexer = Indexer([s.url for s in storage])
+    await indexer.start(0)
+    clients = await nodes_from_indexer(indexer.url, expected_replicas=2)
+    try:
+        assert sorted(c.url for c in clients) == sorted(s.url for s in storage)
+        source = tmp_path / "via-indexer.bin"
+        source.write_bytes(os.urandom(70_000))
+        async with TransactionManager(reader, LocalSigner.devnet_key(KEY), outbox) as manager:
+            result = await Uploader(
+                manager, contracts.flow, clients, expected_replicas=2, timeout_s=30
+            ).upload(source)
+        for single in clients:  # each replica alone serves the whole file
+            out = tmp_path / f"out-{single.url[-5:]}.bin"
+            await Downloader([single]).download(result.root, out)
+            assert out.read_bytes() == source.read_bytes()
+    finally:
+        for client in clients:
+            await client.close()
+        await indexer.stop()
+        for s in storage:
+            await s.stop()
