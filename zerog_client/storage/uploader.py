@@ -81,20 +81,14 @@ class Uploader:
         self._max_bytes = max_file_bytes
 
     async def upload(self, path: Path, progress: Progress | None = None) -> UploadResult:
-        """Store the file at `path`.
+        """Store the file at `path`; a file the nodes already hold (same root) costs nothing.
 
         Raises:
             EmptyFileError: the file is empty.
             UploadError: too large, unreadable, or the network did not take it in time.
             (and the transaction manager's errors: insufficient funds, fee cap, ...)
         """
-        try:
-            size = (await asyncio.to_thread(path.stat)).st_size
-        except OSError as exc:
-            raise UploadError(f"cannot read {path}: {exc.strerror}") from exc
-        if size > self._max_bytes:
-            raise UploadError(f"{path} is {size} bytes; the limit is {self._max_bytes}")
-        tree = await asyncio.to_thread(FileTree.from_path, path)
+        tree, size = await self._tree_of(path)
         root = "0x" + tree.root.hex()
         live = await self._live_nodes()
         infos = {n.client.url: await _quietly(n.client.file_info(root)) for n in live}
@@ -108,11 +102,50 @@ class Uploader:
         if known is not None:
             tx_seq = known.tx_seq
         else:
-            tx_seq, tx_hash = await self._submit(tree, root, size)
+            tx_seq, tx_hash = await self._submit(tree, root, size, b"", f"0g-storage:{root}:{size}")
+        await self._finish(live, path, tree, root, size, tx_seq, progress)
+        return UploadResult(root, size, tx_seq, tx_hash, already_stored=False)
+
+    async def upload_new(
+        self, path: Path, *, tags: bytes, idempotency_key: str, progress: Progress | None = None
+    ) -> UploadResult:
+        """Store the file at `path` as a new flow transaction with `tags`, even if its root exists.
+
+        KV blobs need this: writing `a`, then `b`, then `a` again must be a third transaction. The
+        caller's `idempotency_key` decides what counts as the same upload across retries.
+
+        Raises:
+            as `upload`.
+        """
+        tree, size = await self._tree_of(path)
+        root = "0x" + tree.root.hex()
+        live = await self._live_nodes()
+        tx_seq, tx_hash = await self._submit(tree, root, size, tags, idempotency_key)
+        await self._finish(live, path, tree, root, size, tx_seq, progress)
+        return UploadResult(root, size, tx_seq, tx_hash, already_stored=False)
+
+    async def _tree_of(self, path: Path) -> tuple[FileTree, int]:
+        try:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        except OSError as exc:
+            raise UploadError(f"cannot read {path}: {exc.strerror}") from exc
+        if size > self._max_bytes:
+            raise UploadError(f"{path} is {size} bytes; the limit is {self._max_bytes}")
+        return await asyncio.to_thread(FileTree.from_path, path), size
+
+    async def _finish(
+        self,
+        live: list[_Node],
+        path: Path,
+        tree: FileTree,
+        root: str,
+        size: int,
+        tx_seq: int,
+        progress: Progress | None,
+    ) -> None:
         live = await self._wait_seen(live, tx_seq)
         live = await self._send_segments(live, path, tree, root, size, tx_seq, progress)
-        await self._wait_finalized(live, tx_seq, layout)
-        return UploadResult(root, size, tx_seq, tx_hash, already_stored=False)
+        await self._wait_finalized(live, tx_seq, FileLayout.for_size(size))
 
     async def _live_nodes(self) -> list[_Node]:
         live = []
@@ -134,11 +167,11 @@ class Uploader:
             for i in range(layout.num_segments)
         )
 
-    async def _submit(self, tree: FileTree, root: str, size: int) -> tuple[int, str]:
-        submission = build_submission(tree, self._manager.sender)
+    async def _submit(self, tree: FileTree, root: str, size: int, tags: bytes, key: str) -> tuple[int, str]:
+        submission = build_submission(tree, self._manager.sender, tags=tags)
         price = await self._price_per_sector()
         request = TxRequest(
-            idempotency_key=f"0g-storage:{root}:{size}",
+            idempotency_key=key,
             to=self._flow,
             value=submission.data.sectors * price,
             data=encode_submit_calldata(submission),
