@@ -19,6 +19,9 @@ from voice_gateway.stt import SttError
 from voice_gateway.tts import TtsError
 from zerog_client import ZeroGError
 from zgvoice import __version__
+from zgvoice.cli_errors import UsageError
+from zgvoice.kv_cli import add_parser as add_kv_parser
+from zgvoice.kv_cli import run as run_kv
 from zgvoice.logs import configure_logging
 from zgvoice.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
 from zgvoice.storage_cli import add_parser as add_storage_parser
@@ -29,7 +32,14 @@ log = logging.getLogger("zgvoice")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # Errors in what the user typed (exit 2), as opposed to failures of the network or the node (exit 1).
 _INPUT_ERRORS = frozenset(
-    {"invalid_root", "empty_file", "invalid_address", "invalid_amount", "invalid_request"}
+    {
+        "invalid_root",
+        "empty_file",
+        "invalid_address",
+        "invalid_amount",
+        "invalid_request",
+        "kv_limit_exceeded",
+    }
 )
 
 
@@ -65,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--devnet-port", type=int, help="devnet RPC port (0 picks a free one)")
 
     add_storage_parser(commands)
+    add_kv_parser(commands)
 
     mcp = commands.add_parser("mcp", help="run an MCP tool server over stdio")
     mcp.add_argument("server", choices=["chain"], help="which server")
@@ -197,6 +208,7 @@ async def _serve_devnet(
             },
             "storage_nodes": storage.node_urls,
             "indexer": storage.indexer.url if storage.indexer else None,
+            "kv": storage.kv.url if storage.kv else None,
         }
         if as_json:
             print(json.dumps(info), flush=True)
@@ -210,6 +222,8 @@ async def _serve_devnet(
                 print(f"  storage node {url}")
             if storage.indexer is not None:
                 print(f"  indexer {storage.indexer.url}")
+            if storage.kv is not None:
+                print(f"  KV node {storage.kv.url} (streams: {', '.join(settings.devnet.kv_streams)})")
             sys.stdout.flush()
         await asyncio.to_thread(stop.wait)
 
@@ -249,9 +263,14 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(_mcp(settings, args.server))
         elif args.command == "storage":
             asyncio.run(run_storage(settings, args))
+        elif args.command == "kv":
+            asyncio.run(run_kv(settings, args))
     except CliError as exc:
         print(f"zgv: {exc}", file=sys.stderr)
         return exc.exit_code
+    except UsageError as exc:
+        print(f"zgv: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ZeroGError as exc:
         print(f"zgv: {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE if exc.code in _INPUT_ERRORS else EXIT_FAILURE

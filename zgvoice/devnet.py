@@ -18,7 +18,9 @@ from zerog_client.devnet.contracts import (
     devnet_contract_addresses,
 )
 from zerog_client.devnet.indexer import Indexer
+from zerog_client.devnet.kv_node import KvNode, KvNodeConfig
 from zerog_client.devnet.storage_node import StorageNode, StorageNodeConfig
+from zerog_client.storage.kv_streams import stream_id
 from zgvoice.settings import PROJECT_ROOT, DevnetSettings
 
 NPM_TOOLS_DIR = PROJECT_ROOT / "tools" / "npm"
@@ -68,6 +70,7 @@ class DevnetStorage:
 
     nodes: list[StorageNode]
     indexer: Indexer | None
+    kv: KvNode | None
 
     @property
     def node_urls(self) -> list[str]:
@@ -85,6 +88,7 @@ async def devnet_storage(
         )
         nodes: list[StorageNode] = []
         indexer: Indexer | None = None
+        kv: KvNode | None = None
         try:
             for i in range(settings.storage_nodes):
                 port = settings.storage_port + i if settings.storage_port else 0
@@ -101,8 +105,23 @@ async def devnet_storage(
             if nodes:
                 indexer = Indexer([n.url for n in nodes])
                 await indexer.start(settings.indexer_port)
-            yield DevnetStorage(nodes, indexer)
+            if nodes and settings.kv_streams:
+                kv = KvNode(
+                    KvNodeConfig(
+                        data_dir=base / "kv",
+                        rpc_url=rpc_url,
+                        chain_id=settings.chain_id,
+                        flow_address=contracts.flow,
+                        storage_nodes=[n.url for n in nodes],
+                        stream_ids=["0x" + stream_id(name).hex() for name in settings.kv_streams],
+                        port=settings.kv_port,
+                    )
+                )
+                await kv.start()
+            yield DevnetStorage(nodes, indexer, kv)
         finally:
+            if kv is not None:
+                await kv.stop()
             if indexer is not None:
                 await indexer.stop()
             for node in reversed(nodes):

@@ -66,6 +66,11 @@ class DevnetSettings(_Section):
     indexer_port: int = Field(default=5690, ge=0, le=65535)
     # Where storage nodes keep their segments; unset: a temporary directory removed on exit.
     data_dir: Path | None = None
+    # The devnet KV node and the streams it serves (names; a stream id is keccak256 of the name).
+    kv_port: int = Field(default=6789, ge=0, le=65535)
+    kv_streams: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=lambda: ["zgvoice", "demo"], max_length=64
+    )
 
 
 class StorageSettings(_Section):
@@ -77,6 +82,8 @@ class StorageSettings(_Section):
     expected_replicas: int = Field(default=1, ge=1, le=32)
     max_file_bytes: int = Field(default=4 * 1024**3, ge=1, le=64 * 1024**3)
     outbox_path: Path = Path("var/outbox.db")
+    kv_url: str = Field(default="http://127.0.0.1:6789", pattern=r"^https?://\S+$")
+    kv_max_blob_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
 
 
 # anvil's first development key (public test material of its default mnemonic). It signs only for

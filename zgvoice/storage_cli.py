@@ -59,7 +59,7 @@ def file_root(path: Path) -> dict[str, Any]:
     }
 
 
-def _signer(settings: Settings) -> Signer:
+def signer_for(settings: Settings) -> Signer:
     wallet = settings.wallet
     if wallet.keystore_path is not None:
         password = wallet.keystore_password.get_secret_value() if wallet.keystore_password else ""
@@ -69,7 +69,7 @@ def _signer(settings: Settings) -> Signer:
     return LocalSigner.devnet_key(wallet.devnet_key.get_secret_value(), settings.chain.chain_id)
 
 
-async def _flow(settings: Settings, reader: ChainReader) -> str:
+async def flow_address(settings: Settings, reader: ChainReader) -> str:
     if settings.storage.flow_address is not None:
         return settings.storage.flow_address
     deployer = (await reader.node_accounts())[-1]
@@ -117,11 +117,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             urls = [settings.chain.rpc_url, *settings.chain.fallback_rpc_urls]
             async with (
                 ChainReader(urls, settings.chain.chain_id) as reader,
-                TransactionManager(reader, _signer(settings), outbox) as manager,
+                TransactionManager(reader, signer_for(settings), outbox) as manager,
             ):
                 uploader = Uploader(
                     manager,
-                    await _flow(settings, reader),
+                    await flow_address(settings, reader),
                     clients,
                     expected_replicas=settings.storage.expected_replicas,
                     max_file_bytes=settings.storage.max_file_bytes,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.test_devnet_process import running_devnet
 from tests.support.cli import run_zgv, zgv_env
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,6 +26,8 @@ def devnet_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
             ZGV_STORAGE__NODE_URLS=json.dumps(nodes),
             ZGV_STORAGE__OUTBOX_PATH=str(tmp_path_factory.mktemp("zgv") / "outbox.db"),
             ZGV_STORAGE__MAX_FILE_BYTES=str(2 * 1024 * 1024),
+            ZGV_STORAGE__KV_URL=str(info["kv"]),
+            ZGV_STORAGE__KV_MAX_BLOB_BYTES="4096",
         )
 
 
@@ -70,4 +73,38 @@ def test_bad_input_is_a_clear_error_and_costs_nothing(
     done = run_zgv("storage", *resolved, env=devnet_env, timeout=60)
     assert done.returncode == exit_code, done.stderr.decode()
     assert code in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
+def test_kv_set_get_list_through_the_devnet_kv_node(devnet_env: dict[str, str]) -> None:
+    wrote = zgv_json(
+        devnet_env, "kv", "set", "demo", "alice=0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "bob=hi"
+    )
+    assert wrote["keys"] == 2
+    # Read-your-writes is a property of one writer process; a new process reads the node, which replays
+    # the transaction within moments: poll for it.
+    wait_until(
+        lambda: zgv_json(devnet_env, "kv", "get", "demo", "bob")["value"] == "hi", 30, "the KV node to replay"
+    )
+    assert zgv_json(devnet_env, "kv", "get", "demo", "alice")["value"].startswith("0x7099")  # type: ignore[union-attr]
+    listed = json.loads(run_zgv("kv", "list", "demo", "--json", env=devnet_env).stdout)
+    assert [row["key"] for row in listed] == ["alice", "bob"]
+    assert zgv_json(devnet_env, "kv", "get", "demo", "carol")["value"] == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("kv", "set", "demo", "novalue"), "KEY=VALUE"),
+        (("kv", "set", "demo", "big=" + "v" * 5000), "kv_limit_exceeded"),
+        (("kv", "set", "demo", "=v"), "KEY=VALUE"),
+        (("kv", "list", "demo", "--limit", "0"), "--limit"),
+    ],
+)
+def test_kv_bad_input_is_refused_before_anything_is_paid(
+    devnet_env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    done = run_zgv(*args, env=devnet_env, timeout=60)
+    assert done.returncode == 2, done.stderr.decode()
+    assert message in done.stderr.decode()
     assert b"Traceback" not in done.stderr

@@ -17,7 +17,7 @@ def zgv_env(**settings: str) -> dict[str, str]:
     devnet someone runs on the standard ports.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZGV_")}
-    env.update({"ZGV_DEVNET__STORAGE_PORT": "0", "ZGV_DEVNET__INDEXER_PORT": "0"})
+    env.update({"ZGV_DEVNET__STORAGE_PORT": "0", "ZGV_DEVNET__INDEXER_PORT": "0", "ZGV_DEVNET__KV_PORT": "0"})
     env.update(settings)
     return env
 
