@@ -29,8 +29,12 @@ from benchmarks.report import append_row, write_json
 from zerog_client import ChainReader
 from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
 from zerog_client.devnet.contracts import deploy_devnet_contracts
+from zerog_client.devnet.kv_node import KvNode, KvNodeConfig
 from zerog_client.devnet.storage_node import StorageNode, StorageNodeConfig
 from zerog_client.storage.downloader import Downloader
+from zerog_client.storage.kv_client import KvClient
+from zerog_client.storage.kv_streams import stream_id
+from zerog_client.storage.kv_writer import KvUploader, KvWriter
 from zerog_client.storage.node_client import StorageNodeClient
 from zerog_client.storage.uploader import Uploader
 from zerog_client.tx import LocalSigner, TransactionManager, TxRecord, TxRequest
@@ -45,6 +49,7 @@ KEY = (
 SDK = "0g-storage-sdk==0.4.0"
 MIB = 1024 * 1024
 RUNS = 3
+KV_KEYS, KV_BATCH = 1000, 100
 REPLICAS = 2
 
 # Run in a child interpreter: pin to one core, time `RUNS` root computations, print JSON.
@@ -230,7 +235,76 @@ async def _round_trip(
     }
 
 
-async def _devnet(sizes: list[int], block_time_s: float | None, workdir: Path) -> list[dict[str, Any]]:
+async def _until_replayed(client: KvClient, tx_seq: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    # The KV node replays by polling the chain, so this polls it in turn, with a deadline.
+    while not (await client.replay_progress()).has_applied(tx_seq):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the KV node did not replay tx {tx_seq} within {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+async def _kv_run(
+    rpc_url: str,
+    reader: ChainReader,
+    flow: str,
+    nodes: list[StorageNode],
+    clients: list[StorageNodeClient],
+    workdir: Path,
+) -> dict[str, Any]:
+    """1,000 keys written in batches of 100 (one transaction each), then read back through a KV node."""
+    stream = stream_id("bench")
+    kv_node = KvNode(
+        KvNodeConfig(
+            data_dir=workdir / "kv",
+            rpc_url=rpc_url,
+            chain_id=CHAIN_ID,
+            flow_address=flow,
+            storage_nodes=[n.url for n in nodes],
+            stream_ids=["0x" + stream.hex()],
+            poll_interval_s=0.05,
+        )
+    )
+    await kv_node.start()
+    client = KvClient(kv_node.url)
+    outbox = SqliteOutbox(workdir / "outbox-kv.db")
+    await outbox.open()
+    try:
+        async with TransactionManager(reader, LocalSigner.devnet_key(KEY), outbox) as manager:
+            writer = KvWriter(KvUploader(Uploader(manager, flow, clients, timeout_s=300)), client)
+            keys = [f"key-{i:04d}".encode() for i in range(KV_KEYS)]
+            started = time.perf_counter()
+            last_seq = 0
+            for batch in range(0, KV_KEYS, KV_BATCH):
+                for key in keys[batch : batch + KV_BATCH]:
+                    writer.set(stream, key, b"value-" + key)
+                result = await writer.flush()
+                assert result is not None
+                last_seq = result.tx_seq
+            written = time.perf_counter() - started
+            await _until_replayed(client, last_seq)
+            replayed = time.perf_counter() - started
+        started = time.perf_counter()
+        values = [await client.get_value(stream, key) for key in keys]
+        read = time.perf_counter() - started
+    finally:
+        await outbox.close()
+        await client.close()
+        await kv_node.stop()
+    correct = all(v.data == b"value-" + k for v, k in zip(values, keys, strict=True))
+    return {
+        "keys": KV_KEYS,
+        "batch": KV_BATCH,
+        "writes_per_s_uploaded": round(KV_KEYS / written, 1),
+        "writes_per_s_replayed": round(KV_KEYS / replayed, 1),
+        "reads_per_s": round(KV_KEYS / read, 1),
+        "all_read_back": correct,
+    }
+
+
+async def _devnet(
+    sizes: list[int], block_time_s: float | None, workdir: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     binary = find_anvil(None, (NPM_TOOLS,))
     nodes: list[StorageNode] = []
     clients: list[StorageNodeClient] = []
@@ -250,7 +324,9 @@ async def _devnet(sizes: list[int], block_time_s: float | None, workdir: Path) -
                     nodes.append(StorageNode(config))
                     await nodes[-1].start()
                 clients = [StorageNodeClient(n.url) for n in nodes]
-                return [await _round_trip(reader, contracts.flow, clients, s, workdir) for s in sizes]
+                trips = [await _round_trip(reader, contracts.flow, clients, s, workdir) for s in sizes]
+                kv = await _kv_run(anvil.rpc_url, reader, contracts.flow, nodes, clients, workdir)
+                return trips, kv
             finally:
                 for client in clients:
                     await client.close()
@@ -273,11 +349,12 @@ def _measure(sizes_mib: list[float], skip_sdk: bool, block_time_s: float | None)
         sample.unlink()
         memory = _peak_memory(workdir)
         sizes = [max(1, int(m * MIB)) for m in sizes_mib]
-        devnet = asyncio.run(_devnet(sizes, block_time_s, workdir))
+        devnet, kv = asyncio.run(_devnet(sizes, block_time_s, workdir))
     return {
         "root_64mib": {"ours": ours, "sdk": sdk},
         "peak_memory_1gib": memory,
         "devnet": {"block_time_s": block_time_s, "replicas": REPLICAS, "round_trips": devnet},
+        "kv": kv,
     }
 
 
@@ -307,6 +384,12 @@ def _headline(figures: dict[str, Any]) -> str:
             f"MiB/s ({trip['upload_s']} s), submit->final {trip['submit_to_final_s']} s, verified down "
             f"{trip['download_mib_per_s']} MiB/s ({trip['download_s']} s), identical: {trip['identical']}"
         )
+    kv = figures["kv"]
+    parts.append(
+        f"KV {kv['keys']} keys in batches of {kv['batch']}: {kv['writes_per_s_uploaded']} writes/s uploaded, "
+        f"{kv['writes_per_s_replayed']} writes/s until the KV node replayed them, "
+        f"{kv['reads_per_s']} reads/s, all read back: {kv['all_read_back']}"
+    )
     return "; ".join(parts)
 
 
