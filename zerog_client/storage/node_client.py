@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -124,13 +125,27 @@ class StorageNodeClient:
         raw = await self._rpc.call("zgs_getFileInfoByTxSeq", [tx_seq])
         return FileInfo.from_json(raw) if raw is not None else None
 
-    async def upload_segments_by_tx_seq(self, segments: list[SegmentWithProof], tx_seq: int) -> None:
-        """Upload segments of one transaction; "already uploaded" answers count as success."""
-        try:
-            await self._rpc.call("zgs_uploadSegmentsByTxSeq", [[s.to_json() for s in segments], tx_seq])
-        except JsonRpcError as exc:
-            if not is_already_uploaded(exc):
-                raise
+    async def upload_segments_by_tx_seq(
+        self,
+        segments: list[SegmentWithProof],
+        tx_seq: int,
+        *,
+        busy_retries: int = 12,
+        busy_wait_s: float = 1.0,
+    ) -> None:
+        """Upload segments of one transaction; "already uploaded" answers count as success, and a node
+        saying it has "too many data writing" is asked again (it limits concurrent writes)."""
+        params = [[s.to_json() for s in segments], tx_seq]
+        for attempt in range(busy_retries + 1):
+            try:
+                await self._rpc.call("zgs_uploadSegmentsByTxSeq", params)
+                return
+            except JsonRpcError as exc:
+                if is_already_uploaded(exc):
+                    return
+                if "too many data writing" not in f"{exc.rpc_message} {exc.data}" or attempt == busy_retries:
+                    raise
+            await asyncio.sleep(busy_wait_s)  # the node frees write slots as other uploads finish
 
     async def download_segment_with_proof(self, root: str, index: int) -> SegmentWithProof | None:
         """A segment and its proof, or None when the node does not have it."""
