@@ -14,6 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from mcp_servers.chain_reads import register_reads
 from mcp_servers.results import failure, success
 from zerog_client import ChainReader, ZeroGError, format_native, normalize_address, to_native
 
@@ -73,7 +74,10 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
     server = MCPServer(
         "zgv-chain",
         title="0G chain",
-        instructions="Read the 0G chain: chain info, native balances, the latest block, gas price.",
+        instructions=(
+            "Read the 0G chain: chain info, native and ERC-20 balances, token info, blocks, transactions, "
+            "receipts, gas price, and view calls of contracts."
+        ),
         version="0.1.0",
     )
     symbol = reader.network.native_symbol
@@ -131,4 +135,5 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
 
         return await _guarded(run)
 
+    register_reads(server, reader)
     return server

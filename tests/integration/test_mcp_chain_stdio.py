@@ -23,7 +23,18 @@ def params(anvil: AnvilNode) -> StdioServerParameters:
 async def test_tools_are_listed_with_read_only_annotations(anvil: AnvilNode) -> None:
     async with Client(params(anvil)) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert sorted(tools) == ["chain_info", "get_balance", "get_block_number", "get_gas_price"]
+    assert sorted(tools) == [
+        "chain_info",
+        "get_balance",
+        "get_block",
+        "get_block_number",
+        "get_gas_price",
+        "get_receipt",
+        "get_token_balance",
+        "get_token_info",
+        "get_transaction",
+        "read_contract",
+    ]
     for tool in tools.values():
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is True
