@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -14,7 +15,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
+from task_interpreter.pins import Pins, fingerprint
 from task_interpreter.plan import ToolCall
+
+log = logging.getLogger(__name__)
 
 # Where a server is: an in-process server object (in-memory transport), a streamable HTTP URL, or a
 # command to run over stdio.
@@ -65,10 +69,22 @@ def _error_of(result: CallToolResult) -> ToolError:
 class ToolExecutor:
     """Holds one connected MCP client per server name; use as an async context manager."""
 
-    def __init__(self, targets: dict[str, McpTarget], timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, targets: dict[str, McpTarget], timeout_s: float = 15.0, pins: Pins | None = None
+    ) -> None:
+        """Connect to `targets` on entry.
+
+        Args:
+            targets: server name -> where it is.
+            timeout_s: per-call timeout.
+            pins: vetted tool fingerprints per server; a pinned server's tools run only if they
+                match. None: no pinning (tests of a single known server).
+        """
         self._targets = targets
         self._timeout_s = timeout_s
+        self._pins = pins
         self._clients: dict[str, Client] = {}
+        self._vetted: dict[str, set[str]] = {}
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> ToolExecutor:
@@ -76,6 +92,8 @@ class ToolExecutor:
             for name, target in self._targets.items():
                 client = Client(target, read_timeout_seconds=self._timeout_s)
                 self._clients[name] = await self._stack.enter_async_context(client)
+                if self._pins is not None:
+                    self._vetted[name] = await self._vet(name, self._clients[name])
         except BaseException:
             await self._stack.aclose()
             raise
@@ -87,12 +105,29 @@ class ToolExecutor:
         self._clients.clear()
         await self._stack.aclose()
 
+    async def _vet(self, server: str, client: Client) -> set[str]:
+        assert self._pins is not None
+        pinned = self._pins.get(server, {})
+        vetted = set()
+        for tool in (await client.list_tools()).tools:
+            if pinned.get(tool.name) == fingerprint(tool):
+                vetted.add(tool.name)
+            else:
+                log.warning(
+                    "tool definition not vetted; it will not be called",
+                    extra={"server": server, "tool": tool.name},
+                )
+        return vetted
+
     async def run(self, call: ToolCall) -> ToolResult:
         """Run one call. Never raises for a tool's failure: it comes back as `ToolResult.error`."""
         started = time.perf_counter()
         client = self._clients.get(call.server)
         if client is None:
             return ToolResult(call, None, ToolError("unknown_server", f"no server named {call.server}"), 0.0)
+        if self._pins is not None and call.tool not in self._vetted.get(call.server, set()):
+            message = f"{call.server}/{call.tool} is not a vetted tool definition (it changed or is unknown)"
+            return ToolResult(call, None, ToolError("tool_not_vetted", message), 0.0)
         try:
             result = await client.call_tool(call.tool, call.arguments)
         except MCPError as exc:

@@ -17,6 +17,7 @@ from voice_gateway.stt import SpeechToText, WhisperSTT
 from voice_gateway.tts import AudioCache, CachedTTS, EspeakTTS, FallbackTTS, PiperTTS, TextToSpeech, TtsError
 from voice_gateway.voice.session import VoiceConfig, VoiceDeps
 from zerog_client import DEVNET, ChainReader, ZeroGError
+from zgvoice.pins import load_pins
 from zgvoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,6 @@ async def embedded_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with reader:
         user_address = await _default_user_address(settings, reader)
         server = build_chain_server(reader)
-        async with ToolExecutor({"chain": server}) as executor:
+        async with ToolExecutor({"chain": server}, pins=load_pins()) as executor:
             interpreter = Interpreter(executor, TurnContext(user_address), settings.nlp.max_text_chars)
             yield Runtime(settings, reader, interpreter, user_address)
