@@ -23,6 +23,8 @@ from zgvoice.cli_errors import UsageError
 from zgvoice.kv_cli import add_parser as add_kv_parser
 from zgvoice.kv_cli import run as run_kv
 from zgvoice.logs import configure_logging
+from zgvoice.mcp_cli import add_parser as add_mcp_parser
+from zgvoice.mcp_cli import run as run_mcp
 from zgvoice.settings import CONFIG_FILE_ENV, Settings, SettingsError, load_settings
 from zgvoice.storage_cli import add_parser as add_storage_parser
 from zgvoice.storage_cli import run as run_storage
@@ -77,8 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_storage_parser(commands)
     add_kv_parser(commands)
 
-    mcp = commands.add_parser("mcp", help="run an MCP tool server over stdio")
-    mcp.add_argument("server", choices=["chain"], help="which server")
+    add_mcp_parser(commands)
     return parser
 
 
@@ -235,18 +236,6 @@ def _up(settings: Settings) -> None:
     asyncio.run(serve_embedded(settings, stop))
 
 
-async def _mcp(settings: Settings, server_name: str) -> None:
-    from mcp_servers import build_chain_server
-    from zerog_client import ChainReader
-
-    assert server_name == "chain"
-    try:
-        async with ChainReader(settings.chain.rpc_url, settings.chain.chain_id) as reader:
-            await build_chain_server(reader).run_stdio_async()
-    except ZeroGError as exc:
-        raise CliError(f"{exc.code}: {exc.message}") from exc
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     args = _build_parser().parse_args(argv)
@@ -259,8 +248,8 @@ def run(argv: list[str] | None = None) -> int:
             _devnet(settings, args.json)
         elif args.command == "up":
             _up(settings)
-        elif args.command == "mcp":
-            asyncio.run(_mcp(settings, args.server))
+        elif args.command in ("mcp", "token"):
+            asyncio.run(run_mcp(settings, args))
         elif args.command == "storage":
             asyncio.run(run_storage(settings, args))
         elif args.command == "kv":
