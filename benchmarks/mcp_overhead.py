@@ -3,7 +3,7 @@
     python -m benchmarks.mcp_overhead [--n 500] [--out FILE] [--no-record]
 
 Starts its own devnet, then calls the chain server's `get_balance` tool N times over each transport
-(in-memory; stdio, with `zgv mcp chain` as a child process; streamable HTTP when available) and, in
+(in-memory; stdio, with `zgv mcp chain` as a child process; streamable HTTP through our auth stack) and, in
 the same run, makes the bare `eth_getBalance` read N times. Reported: p50/p95 per transport, the raw
 read's p50/p95, and the overhead (p50 of the tool minus p50 of the raw read).
 """
@@ -13,15 +13,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
+import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx2
+import uvicorn
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from benchmarks.report import append_row, summary, write_json
 from mcp_servers import build_chain_server
+from mcp_servers.auth import mint_token
+from mcp_servers.http import HttpServerSettings, build_http_app
 from zerog_client import ChainReader
 from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
 
@@ -39,6 +47,48 @@ async def _tool_ms(client: Client, n: int) -> list[float]:
         samples.append((time.perf_counter() - started) * 1000)
         if result.is_error:
             raise RuntimeError(f"get_balance failed: {result.content}")
+    return samples
+
+
+async def _http_ms(reader: ChainReader, n: int) -> list[float]:
+    """The chain server behind our streamable HTTP stack (auth, Host checks, limits) on loopback."""
+    sock = socket.socket()
+    # As `serve_http` does for sockets it is handed: no Nagle delay on small requests.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = int(sock.getsockname()[1])
+    secret = secrets.token_hex(32)
+    settings = HttpServerSettings.model_validate(
+        {
+            "resource_url": f"http://127.0.0.1:{port}/mcp",
+            "token_secret": secret,
+            "tools_call_rate_per_s": 1e6,
+            "tools_call_burst": 10**6,
+        }
+    )
+    token = mint_token(
+        key=secret,
+        subject="bench",
+        audience=settings.audience,
+        scopes=["chain:read"],
+        ttl_s=3600,
+        issuer=settings.issuer_url,
+    )
+    app = build_http_app(build_chain_server(reader), settings, host="127.0.0.1", port=port)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None))
+    samples: list[float] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(server.serve, [sock])
+        try:
+            async with (
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+                Client(streamable_http_client(settings.audience, http_client=http)) as client,
+            ):
+                samples = await _tool_ms(client, n)
+        finally:
+            server.should_exit = True  # the task group then waits for uvicorn to finish
+    sock.close()
     return samples
 
 
@@ -67,6 +117,7 @@ async def _measure(n: int) -> dict[str, Any]:
             )
             async with Client(stdio) as client:
                 transports["stdio"] = summary(await _tool_ms(client, n))
+            transports["http"] = summary(await _http_ms(reader, n))
     return {
         "n": n,
         "raw_rpc_ms": raw,

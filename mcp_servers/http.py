@@ -330,6 +330,10 @@ async def serve_http(
         server_header=False,
         access_log=False,
     )
+    if sock is not None:
+        # Connections accepted from a socket we were handed inherit its options; without NODELAY,
+        # Nagle and delayed ACKs add ~40 ms to every small request (measured on loopback).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
 
 

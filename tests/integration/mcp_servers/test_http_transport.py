@@ -46,6 +46,7 @@ def tiny_server(name: str = "replica-a") -> MCPServer:
 def bound_socket() -> socket.socket:
     """A listening socket on 127.0.0.1: clients may connect before uvicorn accepts, so no waiting."""
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     return sock
