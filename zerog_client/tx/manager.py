@@ -153,7 +153,9 @@ class TransactionManager:
         return [stored[k] or created[k] for k in keys]
 
     async def _send_new(self, requests: list[TxRequest]) -> list[TxRecord]:
-        fees = await quote_from_chain(self.reader, self.config.fee_mode, self.config.max_fee_per_gas)
+        # The burst pays no more per gas than the strictest cap its senders confirmed.
+        cap = min([self.config.max_fee_per_gas, *(r.max_fee_per_gas for r in requests if r.max_fee_per_gas)])
+        fees = await quote_from_chain(self.reader, self.config.fee_mode, cap)
         gas_limits = await self._simulator.gas_limits(self.sender, requests)
         unsigned_total = sum(r.value + g * fees.cap for r, g in zip(requests, gas_limits, strict=True))
         committed = sum(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from zerog_client.address import normalize_address
@@ -33,6 +34,8 @@ class TxRequest:
     value: int = 0
     data: bytes = b""
     gas_limit: int | None = None
+    # The most this transaction may pay per gas (what its sender confirmed); None: the manager's cap.
+    max_fee_per_gas: int | None = None
 
     def validated(self) -> TxRequest:
         """This request with a checksummed recipient.
@@ -56,13 +59,17 @@ class TxRequest:
             or not 21_000 <= self.gas_limit <= 30_000_000
         ):
             raise InvalidRequestError("the gas limit is a whole number between 21,000 and 30,000,000")
+        if self.max_fee_per_gas is not None and (
+            isinstance(self.max_fee_per_gas, bool)
+            or not isinstance(self.max_fee_per_gas, int)
+            or self.max_fee_per_gas < 1
+        ):
+            raise InvalidRequestError("a fee cap is a positive whole number of base units per gas")
         if self.to is None:
             if not self.data:
                 raise InvalidRequestError("a contract creation needs code")
             return self
-        return TxRequest(
-            self.idempotency_key, normalize_address(self.to), self.value, self.data, self.gas_limit
-        )
+        return dataclasses.replace(self, to=normalize_address(self.to))
 
     def same_as(self, to: str | None, value: int, data: bytes) -> bool:
         """Whether a stored intent is this request (for idempotent replays)."""

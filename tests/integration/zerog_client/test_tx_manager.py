@@ -169,3 +169,16 @@ async def test_a_reorg_that_drops_a_mined_transaction_is_noticed_and_healed(
     assert len(done.attempts) == 1  # the same signed bytes went out again
     assert await reader.balance(recipient(4)) == 10**15
     assert await reader.transaction_count(SENDER, "latest") == 1
+
+
+async def test_a_request_fee_cap_below_the_market_is_refused(
+    reader: ChainReader, outbox: SqliteOutbox
+) -> None:
+    async with manager(reader, outbox) as txm:
+        with pytest.raises(FeeCapExceededError):
+            await txm.submit(TxRequest("capped-1", recipient(1), 1, max_fee_per_gas=1))
+        record = await txm.submit(TxRequest("capped-2", recipient(1), 1, max_fee_per_gas=10**12))
+        (done,) = await txm.wait([record.idempotency_key])
+    assert done.status is TxStatus.CONFIRMED
+    assert done.latest.max_fee_per_gas is not None
+    assert done.latest.max_fee_per_gas <= 10**12
