@@ -15,8 +15,9 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_servers.auth import DEFAULT_MAX_TTL_S, SCOPES, Algorithm, TokenError, mint_token
-from mcp_servers.http import DEFAULT_MAX_BODY_BYTES, HttpServerSettings
+from mcp_servers.http import DEFAULT_MAX_BODY_BYTES, HttpServerSettings, serve_http
 from zgvoice.cli_errors import UsageError
+from zgvoice.mcp_wiring import SERVERS, built_server
 from zgvoice.settings import Settings
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -43,7 +44,7 @@ class McpEnv(BaseSettings):
 def add_parser(commands: Any) -> None:
     """Register `zgv mcp` (stdio or `--http`) and `zgv token`."""
     mcp = commands.add_parser("mcp", help="run an MCP tool server (stdio, or streamable HTTP with --http)")
-    mcp.add_argument("server", choices=["chain"], help="which server")
+    mcp.add_argument("server", choices=list(SERVERS), help="which server")
     mcp.add_argument(
         "--http",
         metavar="HOST:PORT",
@@ -72,10 +73,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         print(_token(_env(), args.audience, args.scope, args.ttl, args.subject))
     elif args.command == "mcp":
         if args.http is None:
-            await _stdio(settings)
+            await _stdio(settings, args.server)
         else:
             host, port = parse_host_port(args.http)
-            await _http(settings, http_settings(_env(), host, port), host, port)
+            await _http(settings, args.server, http_settings(_env(), host, port), host, port)
     else:  # pragma: no cover - argparse only routes the commands registered above
         raise UsageError(f"unknown command {args.command}")
 
@@ -165,18 +166,11 @@ def _token(env: McpEnv, audience: str, scopes: list[str], ttl: int, subject: str
         raise UsageError(str(exc)) from None
 
 
-async def _stdio(settings: Settings) -> None:
-    from mcp_servers import build_chain_server
-    from zerog_client import ChainReader
-
-    async with ChainReader(settings.chain.rpc_url, settings.chain.chain_id) as reader:
-        await build_chain_server(reader).run_stdio_async()
+async def _stdio(settings: Settings, name: str) -> None:
+    async with built_server(settings, name) as server:
+        await server.run_stdio_async()
 
 
-async def _http(settings: Settings, http: HttpServerSettings, host: str, port: int) -> None:
-    from mcp_servers import build_chain_server
-    from mcp_servers.http import serve_http
-    from zerog_client import ChainReader
-
-    async with ChainReader(settings.chain.rpc_url, settings.chain.chain_id) as reader:
-        await serve_http(build_chain_server(reader), host, port, http)
+async def _http(settings: Settings, name: str, http: HttpServerSettings, host: str, port: int) -> None:
+    async with built_server(settings, name) as server:
+        await serve_http(server, host, port, http)

@@ -91,6 +91,26 @@ class StorageSettings(_Section):
 ANVIL_DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
+class McpToolsSettings(_Section):
+    # Who calls our MCP servers over stdio (an IDE on this machine); HTTP callers are token subjects.
+    principal: str = Field(default="local", min_length=1, max_length=100)
+    # Spend policy for value-moving tools (default-deny; caps in whole 0G).
+    per_tx_0g: str = Field(default="1", pattern=r"^\d+(\.\d+)?$")
+    per_24h_0g: str = Field(default="10", pattern=r"^\d+(\.\d+)?$")
+    recipient_allowlist: list[str] | None = None
+    max_fee_per_gas_gwei: int = Field(default=500, ge=1, le=100_000)
+    max_total_fee_0g: str = Field(default="0.1", pattern=r"^\d+(\.\d+)?$")
+    # Confirmation handles: replicas must share the key and the ledgers. Unset key: one per process.
+    handle_key: SecretStr | None = None
+    handles_path: Path = Path("var/mcp-handles.db")
+    spends_path: Path = Path("var/mcp-spends.db")
+    # The storage server reads and writes local files only under this directory.
+    files_dir: Path = Path("var/files")
+    files_ledger: Path = Path("var/mcp-files.json")
+    # Streams the KV server may touch (names or 0x ids).
+    kv_streams: list[str] = Field(default_factory=lambda: ["zgvoice", "demo"], max_length=64)
+
+
 class WalletSettings(_Section):
     # Whose balance "my balance" means. Unset on the devnet: the first funded dev account.
     address: str | None = None
@@ -187,6 +207,8 @@ class Settings(BaseSettings):
     devnet: DevnetSettings = DevnetSettings()
     wallet: WalletSettings = WalletSettings()
     storage: StorageSettings = StorageSettings()
+    # Our MCP tool servers (ZGV_MCP_TOOLS__*); their HTTP transport reads ZGV_MCP__* (zgvoice.mcp_cli).
+    mcp_tools: McpToolsSettings = McpToolsSettings()
     gateway: GatewaySettings = GatewaySettings()
     nlp: NlpSettings = NlpSettings()
     tts: TtsSettings = TtsSettings()

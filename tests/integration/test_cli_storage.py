@@ -108,3 +108,32 @@ def test_kv_bad_input_is_refused_before_anything_is_paid(
     assert done.returncode == 2, done.stderr.decode()
     assert message in done.stderr.decode()
     assert b"Traceback" not in done.stderr
+
+
+def test_storage_kv_and_knowledge_servers_run_over_stdio(devnet_env: dict[str, str]) -> None:
+    async def scenario() -> None:
+        from mcp import Client, StdioServerParameters
+
+        from tests.support.cli import ZGV
+
+        def server(name: str) -> StdioServerParameters:
+            return StdioServerParameters(command=str(ZGV), args=["mcp", name], env=devnet_env)
+
+        async with Client(server("storage")) as storage:
+            stored = await storage.call_tool("upload_content", {"content": "buy milk", "name": "note.txt"})
+            assert not stored.is_error, stored.content
+            assert stored.structured_content is not None
+            back = await storage.call_tool("download_content", {"root": stored.structured_content["root"]})
+            assert back.structured_content is not None
+            assert "buy milk" in json.dumps(back.structured_content)
+        async with Client(server("kv")) as kv:
+            names = {t.name for t in (await kv.list_tools()).tools}
+            assert {"kv_get", "kv_set", "kv_list", "kv_delete"} <= names
+        async with Client(server("knowledge")) as knowledge:
+            found = await knowledge.call_tool("search_docs", {"query": "how do I run the tests", "limit": 3})
+            assert not found.is_error
+            assert "scripts/test.sh" in json.dumps(found.structured_content)
+
+    import anyio
+
+    anyio.run(scenario)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ZGV = Path(sys.executable).parent / "zgv"
@@ -18,6 +19,18 @@ def zgv_env(**settings: str) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZGV_")}
     env.update({"ZGV_DEVNET__STORAGE_PORT": "0", "ZGV_DEVNET__INDEXER_PORT": "0", "ZGV_DEVNET__KV_PORT": "0"})
+    # State files of their own: an outbox shared between tests on different devnets would make the
+    # transaction manager recover (re-send) another devnet's intents.
+    state = Path(tempfile.mkdtemp(prefix="zgv-test-"))
+    env.update(
+        {
+            "ZGV_STORAGE__OUTBOX_PATH": str(state / "outbox.db"),
+            "ZGV_MCP_TOOLS__HANDLES_PATH": str(state / "handles.db"),
+            "ZGV_MCP_TOOLS__SPENDS_PATH": str(state / "spends.db"),
+            "ZGV_MCP_TOOLS__FILES_DIR": str(state / "files"),
+            "ZGV_MCP_TOOLS__FILES_LEDGER": str(state / "files.json"),
+        }
+    )
     env.update(settings)
     return env
 
