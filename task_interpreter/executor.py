@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import httpx2
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
@@ -20,9 +22,21 @@ from task_interpreter.plan import ToolCall
 
 log = logging.getLogger(__name__)
 
-# Where a server is: an in-process server object (in-memory transport), a streamable HTTP URL, or a
-# command to run over stdio.
-McpTarget = MCPServer | StdioServerParameters | str
+
+@dataclass(frozen=True, slots=True)
+class HttpTarget:
+    """A server behind streamable HTTP that wants a bearer token (our cluster deployment)."""
+
+    url: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"HttpTarget(url={self.url!r}, token=<hidden>)"
+
+
+# Where a server is: an in-process server object (in-memory transport), a streamable HTTP URL (with
+# or without a token), or a command to run over stdio.
+McpTarget = MCPServer | StdioServerParameters | str | HttpTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +104,14 @@ class ToolExecutor:
     async def __aenter__(self) -> ToolExecutor:
         try:
             for name, target in self._targets.items():
-                client = Client(target, read_timeout_seconds=self._timeout_s)
-                self._clients[name] = await self._stack.enter_async_context(client)
+                client = await self._client_for(target)
+                try:
+                    self._clients[name] = await self._stack.enter_async_context(client)
+                except (MCPError, ExceptionGroup, OSError) as exc:
+                    # The SDK reports refusals (401, 403) and dead servers from inside its task groups.
+                    raise McpConnectError(
+                        f"cannot connect to the {name} tool server: {_first_cause(exc)}"
+                    ) from exc
                 if self._pins is not None:
                     self._vetted[name] = await self._vet(name, self._clients[name])
         except BaseException:
@@ -104,6 +124,16 @@ class ToolExecutor:
     ) -> None:
         self._clients.clear()
         await self._stack.aclose()
+
+    async def _client_for(self, target: McpTarget) -> Client:
+        if not isinstance(target, HttpTarget):
+            return Client(target, read_timeout_seconds=self._timeout_s)
+        http = await self._stack.enter_async_context(
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {target.token}"}, timeout=self._timeout_s)
+        )
+        return Client(
+            streamable_http_client(target.url, http_client=http), read_timeout_seconds=self._timeout_s
+        )
 
     async def _vet(self, server: str, client: Client) -> set[str]:
         assert self._pins is not None
@@ -153,6 +183,16 @@ class ToolExecutor:
             if not result.ok:
                 break
         return results
+
+
+class McpConnectError(Exception):
+    """A tool server could not be reached or refused the connection (bad token, wrong host, down)."""
+
+
+def _first_cause(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) or type(exc).__name__
 
 
 def _ms_since(started: float) -> float:
