@@ -6,7 +6,6 @@ until then this server can only read.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -15,8 +14,8 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_servers.chain_reads import register_reads
-from mcp_servers.results import failure, success
-from zerog_client import ChainReader, ZeroGError, format_native, normalize_address, to_native
+from mcp_servers.results import guarded
+from zerog_client import ChainReader, format_native, normalize_address, to_native
 
 _READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -56,15 +55,6 @@ class GasPrice(BaseModel):
     gas_price_gwei: str
 
 
-async def _guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-    # SDK errors become tool errors with their stable code; anything else is a bug and propagates,
-    # so the SDK logs it and the client sees a generic failure rather than a misleading code.
-    try:
-        return success(await action())
-    except ZeroGError as exc:
-        return failure(exc.code, exc.message, retryable=exc.retryable)
-
-
 def build_chain_server(reader: ChainReader) -> MCPServer:
     """Create the chain MCP server reading through `reader` (opened and closed by the caller).
 
@@ -94,7 +84,7 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
                 latest_block=await reader.block_number(),
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def get_balance(
@@ -113,7 +103,7 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
                 symbol=symbol,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def get_block_number() -> Annotated[CallToolResult, BlockNumber]:
@@ -122,7 +112,7 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
         async def run() -> BlockNumber:
             return BlockNumber(block_number=await reader.block_number())
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def get_gas_price() -> Annotated[CallToolResult, GasPrice]:
@@ -133,7 +123,7 @@ def build_chain_server(reader: ChainReader) -> MCPServer:
             gwei = Decimal(price) / _GWEI
             return GasPrice(gas_price_neuron=str(price), gas_price_gwei=format(gwei.normalize(), "f"))
 
-        return await _guarded(run)
+        return await guarded(run)
 
     register_reads(server, reader)
     return server

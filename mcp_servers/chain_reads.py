@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_servers.results import failure, success
+from mcp_servers.results import guarded
 from zerog_client import ChainReader, ZeroGError, normalize_address
 from zerog_client.chain.reader import check_hash
 
@@ -106,13 +105,6 @@ class InvalidAbiError(ZeroGError, ValueError):
     code = "invalid_abi"
 
 
-async def _guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-    try:
-        return success(await action())
-    except ZeroGError as exc:
-        return failure(exc.code, exc.message, retryable=exc.retryable)
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -147,7 +139,7 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 decimals=info.decimals,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=READ_ONLY)
     async def get_token_info(token: Address) -> Annotated[CallToolResult, TokenInfoOut]:
@@ -159,7 +151,7 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 token=info.address, name=info.name, symbol=info.symbol, decimals=info.decimals
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=READ_ONLY)
     async def get_block(
@@ -182,7 +174,7 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 base_fee_per_gas=str(fee) if fee is not None else None,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=READ_ONLY)
     async def get_transaction(tx_hash: TxHash) -> Annotated[CallToolResult, TransactionOut]:
@@ -204,7 +196,7 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 block_number=int(str(block), 16) if block else None,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=READ_ONLY)
     async def get_receipt(tx_hash: TxHash) -> Annotated[CallToolResult, ReceiptOut]:
@@ -226,7 +218,7 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 logs=receipt.logs,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=READ_ONLY)
     async def read_contract(
@@ -258,4 +250,4 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
                 raise InvalidAbiError(f"the arguments do not fit {signature}") from exc
             return ContractReadOut(outputs=[_text(o) for o in outputs])
 
-        return await _guarded(run)
+        return await guarded(run)

@@ -26,7 +26,7 @@ No tool accepts or returns key material: inputs are addresses, amounts, handles 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
@@ -52,9 +52,8 @@ from mcp_servers.policy import (
     asset_of,
     evaluate,
 )
-from mcp_servers.results import failure, success
+from mcp_servers.results import guarded
 from zerog_client import (
-    AmountError,
     ChainReader,
     ZeroGError,
     normalize_address,
@@ -231,15 +230,6 @@ def _unseal(sealed: dict[str, Any]) -> tuple[UnsignedTx, dict[str, Any]]:
         raise ConfirmationInvalid("the confirmation is not valid") from exc
 
 
-async def _guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-    try:
-        return success(await action())
-    except ZeroGError as exc:
-        return failure(exc.code, exc.message, retryable=exc.retryable)
-    except AmountError as exc:
-        return failure(exc.code, exc.message)
-
-
 def register_sending(server: MCPServer, deps: SendingDeps) -> None:
     """Add the value-moving tools to `server` (custodial when `deps.manager` is set).
 
@@ -331,7 +321,7 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                 unsigned_tx=None if custodial else tx.as_json(),
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     async def record_spend(principal: str, tx: UnsignedTx) -> None:
         asset = asset_of(TransferIntent.from_unsigned(principal, tx))
@@ -374,7 +364,7 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                     await record_spend(principal, tx)
                 return SentTransfer(tx_hash=record.latest.tx_hash, status=str(record.status))
 
-            return await _guarded(run)
+            return await guarded(run)
 
     else:
 
@@ -412,7 +402,7 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                     await record_spend(principal, tx)
                 return SentTransfer(tx_hash=record.latest.tx_hash, status=str(record.status))
 
-            return await _guarded(run)
+            return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def wait_for_transaction(
@@ -435,4 +425,4 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                     await anyio.sleep(_POLL_S)  # polling cadence of the receipt
             raise WaitTimeoutError(f"not mined within {timeout_s:g} s; it may still be mined")
 
-        return await _guarded(run)
+        return await guarded(run)

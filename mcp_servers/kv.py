@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_servers.results import failure, success
+from mcp_servers.results import guarded
 from zerog_client.errors import ZeroGError
 from zerog_client.storage.kv_client import KvClient
 from zerog_client.storage.kv_streams import stream_id
@@ -128,13 +128,6 @@ def _key_bytes(key: str) -> bytes:
     return data
 
 
-async def _guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-    try:
-        return success(await action())
-    except ZeroGError as exc:
-        return failure(exc.code, exc.message, retryable=exc.retryable)
-
-
 def build_kv_server(deps: KvDeps) -> MCPServer:
     """Create the KV MCP server.
 
@@ -196,7 +189,7 @@ def build_kv_server(deps: KvDeps) -> MCPServer:
                 value=text,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_PAYS_FEE)
     async def kv_set(
@@ -220,7 +213,7 @@ def build_kv_server(deps: KvDeps) -> MCPServer:
                 pairs.append((_key_bytes(entry.key), value))
             return await write(sid, pairs)
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_PAYS_FEE)
     async def kv_delete(
@@ -235,7 +228,7 @@ def build_kv_server(deps: KvDeps) -> MCPServer:
             sid = checked(stream)
             return await write(sid, [(_key_bytes(k), b"") for k in keys])
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def kv_list(
@@ -267,7 +260,7 @@ def build_kv_server(deps: KvDeps) -> MCPServer:
             truncated = entry is not None and entry.key.startswith(start)
             return Listing(stream_id="0x" + sid.hex(), entries=entries, truncated=truncated)
 
-        return await _guarded(run)
+        return await guarded(run)
 
     return server
 

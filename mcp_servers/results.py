@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
+
+from zerog_client import AmountError, ZeroGError
 
 
 class ToolFailure(BaseModel):
@@ -33,3 +36,17 @@ def failure(code: str, message: str, *, retryable: bool = False) -> CallToolResu
         structured_content={"error": body.model_dump(mode="json")},
         is_error=True,
     )
+
+
+async def guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
+    """Run a tool's work: its result as success, our typed errors as tool errors with their code.
+
+    Anything else is a bug and propagates, so the SDK logs it and the client sees a generic failure
+    rather than a misleading code.
+    """
+    try:
+        return success(await action())
+    except ZeroGError as exc:
+        return failure(exc.code, exc.message, retryable=exc.retryable)
+    except AmountError as exc:
+        return failure(exc.code, exc.message)

@@ -17,7 +17,6 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -27,7 +26,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_servers.results import failure, success
+from mcp_servers.results import guarded
 from zerog_client.errors import ZeroGError
 from zerog_client.storage.downloader import Downloader, DownloadError, check_root
 from zerog_client.storage.node_client import FileInfo
@@ -264,13 +263,6 @@ def _copy_regular(source: Path, target: Path, limit: int) -> int:
             return out.tell()
 
 
-async def _guarded(action: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-    try:
-        return success(await action())
-    except ZeroGError as exc:
-        return failure(exc.code, exc.message, retryable=exc.retryable)
-
-
 def build_storage_server(deps: StorageDeps) -> MCPServer:
     """Create the storage MCP server.
 
@@ -331,7 +323,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
                 await asyncio.to_thread(_copy_regular, source, staged, deps.max_file_bytes)
                 return await store(staged, source.relative_to(allowed).as_posix())
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_PAYS_FEE)
     async def upload_content(
@@ -354,7 +346,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
                 await asyncio.to_thread(staged.write_bytes, data)
                 return await store(staged, name)
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_WRITES_LOCAL)
     async def download_file(root: Root, path: LocalPath) -> Annotated[CallToolResult, Downloaded]:
@@ -378,7 +370,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
                 rejected_segments=result.rejected_segments,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def download_content(root: Root) -> Annotated[CallToolResult, Content]:
@@ -400,7 +392,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
                 encoded = base64.b64encode(data).decode()
                 return Content(root=info.root, size=len(data), encoding="base64", content=encoded)
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(annotations=_READ_ONLY)
     async def file_info(root: Root) -> Annotated[CallToolResult, FileInfoOut]:
@@ -417,7 +409,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
                 pruned=info.pruned,
             )
 
-        return await _guarded(run)
+        return await guarded(run)
 
     @server.tool(
         annotations=ToolAnnotations(
@@ -430,7 +422,7 @@ def build_storage_server(deps: StorageDeps) -> MCPServer:
         async def run() -> MyFiles:
             return MyFiles(files=await ledger.files(_caller()))
 
-        return await _guarded(run)
+        return await guarded(run)
 
     return server
 
