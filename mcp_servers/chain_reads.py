@@ -6,14 +6,15 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from eth_abi.exceptions import EncodingError
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError, EncodingError
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_servers.results import guarded
 from zerog_client import ChainReader, ZeroGError, normalize_address
-from zerog_client.chain.reader import check_hash
+from zerog_client.chain.reader import check_hash, encode_call
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -93,6 +94,29 @@ class ContractReadOut(BaseModel):
     outputs: list[str]
 
 
+class ReadCall(BaseModel):
+    """One view call of a multicall."""
+
+    target: Address
+    signature: Annotated[str, Field(max_length=500)]
+    args: Annotated[list[str | int | bool], Field(max_length=16)] = []
+    output_types: Annotated[list[str], Field(min_length=1, max_length=16)]
+    allow_failure: bool = True
+
+
+class ReadResult(BaseModel):
+    """One call's outcome: its decoded outputs, or that it failed."""
+
+    success: bool
+    outputs: list[str]
+
+
+class MulticallOut(BaseModel):
+    """Outcomes in call order, all read at the same block."""
+
+    results: list[ReadResult]
+
+
 class NotFoundError(ZeroGError):
     """The chain has no such block or transaction (yet)."""
 
@@ -117,6 +141,25 @@ def _check_types(types: list[str]) -> None:
     for abi_type in types:
         if not _ABI_TYPE.fullmatch(abi_type):
             raise InvalidAbiError(f"unsupported ABI type {abi_type[:40]!r}")
+
+
+def _parse_signature(signature: str, args: list[str | int | bool], output_types: list[str]) -> list[str]:
+    if not _SIGNATURE.fullmatch(signature):
+        raise InvalidAbiError("the signature looks like name(type,type)")
+    inner = signature[signature.index("(") + 1 : -1]
+    arg_types = [t for t in inner.split(",") if t] if inner else []
+    _check_types(arg_types)
+    _check_types(output_types)
+    if len(arg_types) != len(args):
+        raise InvalidAbiError(f"{signature} takes {len(arg_types)} argument(s), {len(args)} given")
+    return arg_types
+
+
+def _values(arg_types: list[str], args: list[str | int | bool]) -> list[Any]:
+    return [
+        normalize_address(a) if t == "address" and isinstance(a, str) else a
+        for t, a in zip(arg_types, args, strict=True)
+    ]
 
 
 def register_reads(server: MCPServer, reader: ChainReader) -> None:
@@ -232,22 +275,44 @@ def register_reads(server: MCPServer, reader: ChainReader) -> None:
         """Call a view function by its signature and decode the outputs (nothing is sent)."""
 
         async def run() -> ContractReadOut:
-            if not _SIGNATURE.fullmatch(signature):
-                raise InvalidAbiError("the signature looks like name(type,type)")
-            inner = signature[signature.index("(") + 1 : -1]
-            arg_types = [t for t in inner.split(",") if t] if inner else []
-            _check_types(arg_types)
-            _check_types(output_types)
-            if len(arg_types) != len(args):
-                raise InvalidAbiError(f"{signature} takes {len(arg_types)} argument(s), {len(args)} given")
-            values = [
-                normalize_address(a) if t == "address" and isinstance(a, str) else a
-                for t, a in zip(arg_types, args, strict=True)
-            ]
+            arg_types = _parse_signature(signature, args, output_types)
+            values = _values(arg_types, args)
             try:
                 outputs = await reader.read(contract, signature, arg_types, values, output_types)
             except (EncodingError, TypeError, ValueError) as exc:
                 raise InvalidAbiError(f"the arguments do not fit {signature}") from exc
             return ContractReadOut(outputs=[_text(o) for o in outputs])
+
+        return await guarded(run)
+
+    @server.tool(annotations=READ_ONLY)
+    async def multicall_read(
+        multicall: Annotated[Address, Field(description="a Multicall3-compatible aggregator")],
+        calls: Annotated[list[ReadCall], Field(min_length=1, max_length=50)],
+    ) -> Annotated[CallToolResult, MulticallOut]:
+        """Many view calls in one `eth_call` through a Multicall3 aggregator, all at the same block."""
+
+        async def run() -> MulticallOut:
+            encoded = []
+            for call in calls:
+                arg_types = _parse_signature(call.signature, call.args, call.output_types)
+                try:
+                    data = encode_call(call.signature, arg_types, _values(arg_types, call.args))
+                except (EncodingError, TypeError, ValueError) as exc:
+                    raise InvalidAbiError(f"the arguments do not fit {call.signature}") from exc
+                encoded.append((call.target, bytes.fromhex(data[2:]), call.allow_failure))
+            answers = await reader.multicall(multicall, encoded)
+            results = []
+            for call, (ok, raw) in zip(calls, answers, strict=True):
+                if not ok:
+                    results.append(ReadResult(success=False, outputs=[]))
+                    continue
+                try:
+                    outputs = abi_decode(call.output_types, raw)
+                except DecodingError:
+                    results.append(ReadResult(success=False, outputs=[]))
+                    continue
+                results.append(ReadResult(success=True, outputs=[_text(o) for o in outputs]))
+            return MulticallOut(results=results)
 
         return await guarded(run)

@@ -34,6 +34,7 @@ async def test_tools_are_listed_with_read_only_annotations(anvil: AnvilNode) -> 
         "get_token_balance",
         "get_token_info",
         "get_transaction",
+        "multicall_read",
         "prepare_transfer",
         "read_contract",
         "wait_for_transaction",

@@ -147,3 +147,51 @@ async def test_schema_violations_are_refused(
     client, _, _ = setup
     result = await client.call_tool(tool, arguments)
     assert result.is_error
+
+
+async def test_multicall_reads_many_values_at_one_block(
+    setup: tuple[Client, DevnetContracts, ChainReader],
+) -> None:
+    client, contracts, reader = setup
+    accounts = (await reader.node_accounts())[:2]
+    calls = [
+        {
+            "target": contracts.multicall3,
+            "signature": "getEthBalance(address)",
+            "args": [a],
+            "output_types": ["uint256"],
+        }
+        for a in accounts
+    ]
+    calls.append(
+        {
+            "target": contracts.test_token,
+            "signature": "balanceOf(address)",
+            "args": [contracts.deployer],
+            "output_types": ["uint256"],
+        }
+    )
+    calls.append(  # reverts (the aggregator holds no tokens): allowed to fail
+        {
+            "target": contracts.test_token,
+            "signature": "transfer(address,uint256)",
+            "args": [accounts[0], 1],
+            "output_types": ["bool"],
+            "allow_failure": True,
+        }
+    )
+    out = await call(client, "multicall_read", multicall=contracts.multicall3, calls=calls)
+    results = out["results"]
+    assert [int(r["outputs"][0]) for r in results[:2]] == await reader.balances(accounts)
+    assert results[2] == {"success": True, "outputs": [str(1_000_000 * 10**6)]}
+    assert results[3] == {"success": False, "outputs": []}
+    bad = await client.call_tool(
+        "multicall_read",
+        {
+            "multicall": contracts.multicall3,
+            "calls": [{"target": contracts.test_token, "signature": "nope(", "output_types": ["uint256"]}],
+        },
+    )
+    assert bad.is_error
+    assert bad.structured_content is not None
+    assert bad.structured_content["error"]["code"] == "invalid_abi"
