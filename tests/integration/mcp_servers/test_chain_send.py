@@ -4,9 +4,8 @@ on the first call, a handle sends exactly one transaction once, and every refusa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from mcp_servers.chain_send import SendingDeps, register_sending
 from mcp_servers.confirmations import ConfirmationHandles, InMemoryHandleLedger, InMemorySpendLedger
 from mcp_servers.policy import AssetCaps, PolicyConfig, TokenCaps
 from zerog_client import ChainReader
-from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
+from zerog_client.devnet import AnvilNode
 from zerog_client.devnet.contracts import deploy_devnet_contracts
 from zerog_client.tx import LocalSigner, TransactionManager
 from zerog_client.tx.external import ExternalSender
@@ -27,7 +26,6 @@ from zerog_client.tx.sqlite_outbox import SqliteOutbox
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 CHAIN_ID = 1_660_999
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil dev account 0
 SENDER = Account.from_key(KEY).address
 ONE = 10**18
@@ -81,26 +79,6 @@ class Rig:
 
     async def nonce(self) -> int:
         return await self.reader.transaction_count(SENDER, "pending")
-
-
-@pytest.fixture
-def node() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(binary=find_anvil(None, (NPM_TOOLS,)), chain_id=CHAIN_ID)) as running:
-        yield running
-
-
-@pytest.fixture
-async def reader(node: AnvilNode) -> AsyncIterator[ChainReader]:
-    async with ChainReader(node.rpc_url, CHAIN_ID) as live:
-        yield live
-
-
-@pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    store = SqliteOutbox(tmp_path / "outbox.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @contextlib.asynccontextmanager

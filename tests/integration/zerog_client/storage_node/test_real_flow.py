@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.zerog_client.conftest import CHAIN_ID
+from tests.integration.conftest import CHAIN_ID
 from tests.integration.zerog_client.storage_node.harness import (
     mined,
     pattern,

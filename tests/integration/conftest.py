@@ -1,4 +1,4 @@
-"""Fresh devnets for tests that count balances and nonces (the session's shared anvil is not fresh)."""
+"""Fresh devnets for tests that count balances and nonces (the shared session anvil is not fresh)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from zerog_client.devnet import AnvilConfig, AnvilNode, find_anvil
 from zerog_client.tx.sqlite_outbox import SqliteOutbox
 
 CHAIN_ID = 1_660_999
-NPM_TOOLS = Path(__file__).resolve().parents[3] / "tools" / "npm"
+NPM_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "npm"
 
 
 @pytest.fixture
