@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.report import append_row, summary, write_json
 from zerog_client import ChainReader
 from zgvoice.devnet import devnet_node
-from zgvoice.runtime import embedded_runtime
+from zgvoice.runtime import open_runtime
 from zgvoice.settings import DevnetSettings, load_settings
 
 QUESTIONS = ("what is my balance", "what is the latest block")
@@ -40,7 +40,7 @@ async def _raw_reads(reader: ChainReader, address: str, n: int) -> dict[str, lis
 async def _measure(n: int, tts_n: int) -> dict[str, Any]:
     with devnet_node(DevnetSettings(port=0)) as node:
         settings = load_settings(chain={"rpc_url": node.rpc_url})
-        async with embedded_runtime(settings) as runtime:
+        async with open_runtime(settings) as runtime:
             assert runtime.user_address is not None
             # Warm both paths (HTTP session, voice model) before timing anything.
             await runtime.service.ask(QUESTIONS[0], speak=True)

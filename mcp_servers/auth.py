@@ -23,7 +23,18 @@ logger = logging.getLogger(__name__)
 
 Algorithm = Literal["HS256", "EdDSA"]
 
-SCOPES: Final = frozenset({"chain:read", "tx:prepare", "tx:send", "storage:write", "kv:read", "kv:write"})
+SCOPES: Final = frozenset(
+    {
+        "chain:read",
+        "tx:prepare",
+        "tx:send",
+        "storage:read",
+        "storage:write",
+        "kv:read",
+        "kv:write",
+        "knowledge:read",
+    }
+)
 """Every scope a zgvoice MCP token may carry."""
 
 MIN_SECRET_BYTES: Final = 32

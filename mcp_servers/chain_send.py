@@ -25,113 +25,47 @@ No tool accepts or returns key material: inputs are addresses, amounts, handles 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Annotated, Any
 
 import anyio
-from eth_abi.abi import encode as abi_encode
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_servers.confirmations import (
-    ConfirmationHandles,
-    ConfirmationInvalid,
-    HandleLedger,
-    SpendLedger,
-    spend_state,
-)
-from mcp_servers.policy import (
-    NATIVE_ASSET,
-    SELECTOR_TRANSFER,
-    PolicyConfig,
-    TransferIntent,
-    asset_of,
-    evaluate,
-)
+from mcp_servers.chain_batch import register_batch
+from mcp_servers.confirmations import ConfirmationInvalid
 from mcp_servers.results import guarded
-from zerog_client import (
-    ChainReader,
-    ZeroGError,
-    normalize_address,
-    parse_amount,
+from mcp_servers.sending import (
+    DESTRUCTIVE,
+    InvalidSignedTxError,
+    PolicyDeniedError,
+    SendingCore,
+    SendingDeps,
+    UnknownAssetError,
+    WaitTimeoutError,
+    decimal_text,
 )
-from zerog_client.errors import ChainRequestError
-from zerog_client.tx.external import ExternalSender
-from zerog_client.tx.manager import TransactionManager
+from zerog_client import normalize_address, parse_amount
 from zerog_client.tx.requests import TxRequest
 from zerog_client.tx.unsigned import UnsignedTx, verify_signed
 
-DESTRUCTIVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
-)
+__all__ = [
+    "DESTRUCTIVE",
+    "InvalidSignedTxError",
+    "PolicyDeniedError",
+    "SendingDeps",
+    "UnknownAssetError",
+    "WaitTimeoutError",
+    "register_sending",
+]
+
 _READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
-NATIVE_NAMES = frozenset({"0g", "native"})
 MAX_WAIT_S = 60.0
 _POLL_S = 0.2
 # A signed simple transfer is a few hundred bytes; this bound only stops abuse.
 _MAX_SIGNED_HEX = 4096
-
-
-class UnknownAssetError(ZeroGError):
-    """The asset is neither the native coin nor a readable ERC-20 token address."""
-
-    code = "unknown_asset"
-
-
-class PolicyDeniedError(ZeroGError):
-    """The policy engine refused; `code` is the id of the first violated rule."""
-
-    def __init__(self, rule_id: str, message: str) -> None:
-        super().__init__(message)
-        self.code = rule_id
-
-
-class WaitTimeoutError(ZeroGError):
-    """The transaction was not mined within the wait; it may still be."""
-
-    code = "tx_timeout"
-    retryable = True
-
-
-class InvalidSignedTxError(ZeroGError):
-    """The signed transaction is not hex bytes."""
-
-    code = "invalid_signed_tx"
-
-
-@dataclass(frozen=True, slots=True)
-class SendingDeps:
-    """What the sending tools need.
-
-    Attributes:
-        reader: an open reader of the configured chain.
-        external: prepares unsigned transactions (simulation, fees, balance) and accepts signed ones.
-        policy: the deployment's policy; never editable through a tool.
-        handles: mints and redeems confirmation handles.
-        used_handles: the shared record of redeemed handles.
-        spends: the spending record behind the policy's 24 h caps.
-        principal: returns the verified user of the current call (stdio: a configured string).
-        manager: the custodial sender; None selects non-custodial mode.
-        wallet: the user's own wallet address, required in non-custodial mode.
-        clock: seconds since the epoch, for the spending record.
-    """
-
-    reader: ChainReader
-    external: ExternalSender
-    policy: PolicyConfig
-    handles: ConfirmationHandles
-    used_handles: HandleLedger
-    spends: SpendLedger
-    principal: Callable[[], str]
-    manager: TransactionManager | None = None
-    wallet: str | None = None
-    clock: Callable[[], float] = field(default=time.time)
 
 
 class TransferSummary(BaseModel):
@@ -179,10 +113,6 @@ class TransactionStatus(BaseModel):
     gas_used: int
 
 
-def _decimal_text(base_units: int, decimals: int) -> str:
-    return format(Decimal(base_units).scaleb(-decimals).normalize(), "f")
-
-
 def _seal(tx: UnsignedTx, summary: TransferSummary, asset_key: str, decimals: int) -> dict[str, Any]:
     # Big integers travel as decimal strings so the sealed JSON is exact for any reader.
     def opt(value: int | None) -> str | None:
@@ -212,6 +142,8 @@ def _unseal(sealed: dict[str, Any]) -> tuple[UnsignedTx, dict[str, Any]]:
     def opt(value: Any) -> int | None:
         return None if value is None else int(value)
 
+    if sealed.get("kind") == "batch":
+        raise ConfirmationInvalid("this handle confirms a batch; use confirm_batch_transfer")
     try:
         raw = sealed["tx"]
         tx = UnsignedTx(
@@ -236,39 +168,8 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
     Raises:
         ValueError: non-custodial mode without a wallet address.
     """
-    if deps.manager is not None:
-        sender = deps.manager.sender
-    elif deps.wallet is not None:
-        sender = normalize_address(deps.wallet)
-    else:
-        raise ValueError("non-custodial mode needs the user's wallet address")
-    custodial = deps.manager is not None
-    network = deps.reader.network
-    # One send at a time per process: the policy's 24 h check and the spend it records stay atomic.
-    send_lock = anyio.Lock()
-
-    async def resolve_asset(asset: str) -> tuple[str, str, str, int]:
-        """(asset key, shown asset, symbol, decimals)."""
-        text = asset.strip()
-        if text.lower() in NATIVE_NAMES or text == network.native_symbol:
-            return NATIVE_ASSET, "0G", network.native_symbol, 18
-        try:
-            token = normalize_address(text)
-        except ZeroGError as exc:
-            raise UnknownAssetError('the asset is "0G" or an ERC-20 token address') from exc
-        try:
-            info = await deps.reader.token_info(token)
-        except ChainRequestError as exc:
-            raise UnknownAssetError(f"{token} is not an ERC-20 token on this chain") from exc
-        return token.lower(), info.address, info.symbol, info.decimals
-
-    async def judge(principal: str, tx: UnsignedTx) -> None:
-        intent = TransferIntent.from_unsigned(principal, tx)
-        asset = asset_of(intent)
-        state = await spend_state(deps.spends, principal, [asset] if asset else [], deps.clock())
-        decision = evaluate(intent, state, deps.policy)
-        if not decision.allowed:
-            raise PolicyDeniedError(decision.rule_id, decision.message)
+    core = SendingCore(deps)
+    sender, network, custodial = core.sender, core.network, deps.manager is not None
 
     @server.tool(annotations=DESTRUCTIVE)
     async def prepare_transfer(
@@ -289,31 +190,30 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
         async def run() -> PreparedTransfer:
             principal = deps.principal()
             recipient = normalize_address(to)
-            asset_key, shown_asset, symbol, decimals = await resolve_asset(asset)
-            base_units = parse_amount(amount, decimals)
-            if asset_key == NATIVE_ASSET:
-                request = TxRequest("prepare", recipient, base_units)
-            else:
-                calldata = SELECTOR_TRANSFER + abi_encode(["address", "uint256"], [recipient, base_units])
-                request = TxRequest("prepare", shown_asset, 0, calldata)
-            tx = await deps.external.prepare(request, sender)
-            await judge(principal, tx)
+            resolved = await core.resolve_asset(asset)
+            base_units = parse_amount(amount, resolved.decimals)
+            tx = await deps.external.prepare(
+                core.transfer_request("prepare", recipient, base_units, resolved), sender
+            )
+            await core.judge(principal, [tx])
             summary = TransferSummary.model_validate(
                 {
                     "chain_id": tx.chain_id,
                     "network": network.name,
                     "from": sender,
                     "to": recipient,
-                    "asset": shown_asset,
-                    "symbol": symbol,
-                    "amount": _decimal_text(base_units, decimals),
+                    "asset": resolved.shown,
+                    "symbol": resolved.symbol,
+                    "amount": decimal_text(base_units, resolved.decimals),
                     "amount_base_units": str(base_units),
                     "gas_limit": tx.gas,
                     "fee_cap_neuron": str(tx.fee_cap),
                     "max_total_fee": str(tx.gas * tx.fee_cap),
                 }
             )
-            handle = deps.handles.mint(principal, tx.digest(), _seal(tx, summary, asset_key, decimals))
+            handle = deps.handles.mint(
+                principal, tx.digest(), _seal(tx, summary, resolved.key, resolved.decimals)
+            )
             return PreparedTransfer(
                 summary=summary,
                 handle=handle,
@@ -322,13 +222,6 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
             )
 
         return await guarded(run)
-
-    async def record_spend(principal: str, tx: UnsignedTx) -> None:
-        asset = asset_of(TransferIntent.from_unsigned(principal, tx))
-        if asset is None:
-            return
-        sealed_amount = tx.value if asset == NATIVE_ASSET else int.from_bytes(tx.data[36:68], "big")
-        await deps.spends.record(principal, asset, sealed_amount, deps.clock())
 
     if deps.manager is not None:
         manager = deps.manager
@@ -348,8 +241,8 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                 # The digest is recomputed from the sealed fields: redeem checks binding and expiry
                 # before it marks the handle used.
                 confirmation = await deps.handles.redeem(handle, principal, tx.digest(), deps.used_handles)
-                async with send_lock:
-                    await judge(principal, tx)
+                async with core.send_lock:
+                    await core.judge(principal, [tx])
                     # The manager re-quotes fees at submission, capped at the fee the user confirmed.
                     record = await manager.submit(
                         TxRequest(
@@ -361,10 +254,12 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                             max_fee_per_gas=tx.fee_cap,
                         )
                     )
-                    await record_spend(principal, tx)
+                    await core.record_spends(principal, [tx])
                 return SentTransfer(tx_hash=record.latest.tx_hash, status=str(record.status))
 
             return await guarded(run)
+
+        register_batch(server, core, manager)
 
     else:
 
@@ -396,10 +291,10 @@ def register_sending(server: MCPServer, deps: SendingDeps) -> None:
                 # Checked before redeeming, so wrong bytes never burn the user's handle.
                 verify_signed(raw, tx, sender)
                 confirmation = await deps.handles.redeem(handle, principal, tx.digest(), deps.used_handles)
-                async with send_lock:
-                    await judge(principal, tx)
+                async with core.send_lock:
+                    await core.judge(principal, [tx])
                     record = await deps.external.submit_signed(confirmation.handle_id, raw, tx, sender)
-                    await record_spend(principal, tx)
+                    await core.record_spends(principal, [tx])
                 return SentTransfer(tx_hash=record.latest.tx_hash, status=str(record.status))
 
             return await guarded(run)

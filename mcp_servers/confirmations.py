@@ -43,7 +43,7 @@ _MAX_SUMMARY_BYTES = 4096
 _MAX_HANDLE_CHARS = 8192
 # Rows of used handles are kept this long past their expiry before purging, so a replica whose
 # clock runs behind still finds the row and refuses a reuse it would otherwise think unexpired.
-_PURGE_GRACE_S = 600.0
+PURGE_GRACE_S = 600.0
 
 
 class ConfirmationError(ZeroGError):
@@ -256,7 +256,7 @@ class InMemoryHandleLedger:
         return True
 
     def _purge(self) -> None:
-        horizon = self._clock() - _PURGE_GRACE_S
+        horizon = self._clock() - PURGE_GRACE_S
         for stale in [key for key, expiry in self._used.items() if expiry < horizon]:
             del self._used[stale]
 
@@ -330,7 +330,7 @@ class SqliteHandleLedger:
             try:
                 conn.execute(
                     "DELETE FROM used_confirmations WHERE expires_at < ?",
-                    (self._clock() - _PURGE_GRACE_S,),
+                    (self._clock() - PURGE_GRACE_S,),
                 )
                 conn.execute(
                     "INSERT INTO used_confirmations (handle_id, expires_at) VALUES (?, ?)",
@@ -363,14 +363,14 @@ class SpendLedger(Protocol):
         ...
 
 
-def _check_spend(principal: str, asset: str, amount: int) -> None:
+def check_spend(principal: str, asset: str, amount: int) -> None:
     if not principal or not asset:
         raise ValueError("a spend needs a principal and an asset")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise ValueError("an amount is a non-negative whole number of base units")
 
 
-def _asset_key(asset: str) -> str:
+def asset_key(asset: str) -> str:
     # Token addresses arrive checksummed or not; one spelling per asset keeps the sums whole.
     return asset.lower()
 
@@ -383,12 +383,12 @@ class InMemorySpendLedger:
 
     async def record(self, principal: str, asset: str, amount: int, at: float) -> None:
         """Record a sent amount."""
-        _check_spend(principal, asset, amount)
-        self._rows.append((principal, _asset_key(asset), amount, at))
+        check_spend(principal, asset, amount)
+        self._rows.append((principal, asset_key(asset), amount, at))
 
     async def spent_since(self, principal: str, asset: str, since: float) -> int:
         """Total sent at or after `since`."""
-        key = _asset_key(asset)
+        key = asset_key(asset)
         return sum(
             amount for who, what, amount, at in self._rows if who == principal and what == key and at >= since
         )
@@ -417,12 +417,12 @@ class SqliteSpendLedger:
 
     async def record(self, principal: str, asset: str, amount: int, at: float) -> None:
         """Record a sent amount."""
-        _check_spend(principal, asset, amount)
-        await anyio.to_thread.run_sync(self._record, principal, _asset_key(asset), amount, at)
+        check_spend(principal, asset, amount)
+        await anyio.to_thread.run_sync(self._record, principal, asset_key(asset), amount, at)
 
     async def spent_since(self, principal: str, asset: str, since: float) -> int:
         """Total sent at or after `since`."""
-        return await anyio.to_thread.run_sync(self._spent_since, principal, _asset_key(asset), since)
+        return await anyio.to_thread.run_sync(self._spent_since, principal, asset_key(asset), since)
 
     def _record(self, principal: str, asset: str, amount: int, at: float) -> None:
         conn = self._file.connect()
@@ -451,5 +451,5 @@ async def spend_state(
 ) -> SpendState:
     """The rolling-window `SpendState` of `principal` for `assets` (NATIVE_ASSET or token addresses)."""
     since = now - window_s
-    spent = {_asset_key(asset): await ledger.spent_since(principal, asset, since) for asset in assets}
+    spent = {asset_key(asset): await ledger.spent_since(principal, asset, since) for asset in assets}
     return SpendState(principal=principal, spent_24h=spent)

@@ -21,7 +21,7 @@ import math
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
@@ -192,11 +192,15 @@ class _HostOriginGuard:
 
 
 class _ToolsCallRateLimit:
-    """Token bucket per verified principal on `tools/call` (runs after the bearer middleware)."""
+    """Per-tool scopes and a token bucket per verified principal on `tools/call` (runs after the
+    bearer middleware, which has already checked the server-wide scopes)."""
 
-    def __init__(self, app: ASGIApp, limiter: TokenBucketLimiter) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: TokenBucketLimiter, tool_scopes: Mapping[str, str] | None = None
+    ) -> None:
         self.app = app
         self._limiter = limiter
+        self._tool_scopes = dict(tool_scopes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user") if scope["type"] == "http" else None
@@ -218,7 +222,23 @@ class _ToolsCallRateLimit:
                 break
             body.extend(message.get("body", b""))
             more = bool(message.get("more_body", False))
-        calls = _count_tools_calls(bytes(body))
+        names = _tools_called(bytes(body))
+        granted = set(user.access_token.scopes)
+        missing = sorted({self._tool_scopes[n] for n in names if n in self._tool_scopes} - granted)
+        if missing:
+            # Like the server-wide check: 403 insufficient_scope, naming what to ask for (step-up).
+            description = f"Required scope: {' '.join(missing)}"
+            response = JSONResponse(
+                {"error": "insufficient_scope", "error_description": description},
+                status_code=403,
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}", '
+                    f'error_description="{description}"'
+                },
+            )
+            await response(scope, receive, send)
+            return
+        calls = len(names)
         if calls:
             client_id, issuer, subject = principal_components(user.access_token)
             wait = self._limiter.take(f"{issuer}|{client_id}|{subject}", calls)
@@ -240,13 +260,20 @@ class _ToolsCallRateLimit:
         await self.app(scope, replay, send)
 
 
-def _count_tools_calls(body: bytes) -> int:
+def _tools_called(body: bytes) -> list[str]:
+    """The tool names of every `tools/call` in a JSON-RPC message or batch ("" when unnamed)."""
     try:
         payload: Any = json.loads(body)
     except ValueError:
-        return 0  # the transport answers malformed JSON with its own error
+        return []  # the transport answers malformed JSON with its own error
     items = payload if isinstance(payload, list) else [payload]
-    return sum(1 for item in items if isinstance(item, dict) and item.get("method") == "tools/call")
+    names = []
+    for item in items:
+        if isinstance(item, dict) and item.get("method") == "tools/call":
+            params = item.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            names.append(name if isinstance(name, str) else "")
+    return names
 
 
 def configure_auth(server: MCPServer, settings: HttpServerSettings) -> None:
@@ -270,6 +297,7 @@ def build_http_app(
     host: str | None = None,
     port: int | None = None,
     clock: Callable[[], float] = time.monotonic,
+    tool_scopes: Mapping[str, str] | None = None,
 ) -> ASGIApp:
     """The ASGI app serving `server` over stateless streamable HTTP with auth and limits.
 
@@ -279,6 +307,8 @@ def build_http_app(
         host: the bind address; a loopback bind also accepts loopback Host headers on `port`.
         port: the bind port.
         clock: monotonic clock for the rate limiter (tests advance it instead of sleeping).
+        tool_scopes: the extra scope a tool needs beyond the server-wide ones (e.g. sending needs
+            `tx:send`); tools not named need only the server-wide scopes.
     """
     configure_auth(server, settings)
     security = settings.transport_security(host, port)
@@ -297,7 +327,7 @@ def build_http_app(
         clock=clock,
     )
     # Innermost user middleware: runs after the SDK's authentication middleware has set scope["user"].
-    app.user_middleware.append(Middleware(_ToolsCallRateLimit, limiter=limiter))
+    app.user_middleware.append(Middleware(_ToolsCallRateLimit, limiter=limiter, tool_scopes=tool_scopes))
     capped = RequestBodyLimitMiddleware(app, settings.max_body_bytes)
     return _HostOriginGuard(capped, security)
 
@@ -309,6 +339,7 @@ async def serve_http(
     settings: HttpServerSettings,
     *,
     sock: socket.socket | None = None,
+    tool_scopes: Mapping[str, str] | None = None,
 ) -> None:
     """Serve `server` on `host:port` with uvicorn until cancelled or signalled.
 
@@ -319,8 +350,9 @@ async def serve_http(
         settings: auth, allowed hosts/origins and limits.
         sock: an already listening socket for `host:port` (socket activation, tests); uvicorn
             binds its own when omitted.
+        tool_scopes: per-tool scopes (see `build_http_app`).
     """
-    app = build_http_app(server, settings, host=host, port=port)
+    app = build_http_app(server, settings, host=host, port=port, tool_scopes=tool_scopes)
     config = uvicorn.Config(
         app,
         host=host,

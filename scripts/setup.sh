@@ -99,9 +99,31 @@ postgres_for_tests() {
   die "PostgreSQL did not come up on 127.0.0.1:5432"
 }
 
+redis_for_tests() {
+  # The contract and cluster tests use a real Redis on 127.0.0.1:6379. Start it if it is down (in
+  # memory only: the tests keep nothing); install it on a bare machine.
+  if command -v redis-cli >/dev/null 2>&1 && [[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" == PONG ]]; then
+    return 0
+  fi
+  [[ "$(id -u)" == 0 ]] || die "Redis is not running on 127.0.0.1:6379 and this user cannot start it"
+  if ! command -v redis-server >/dev/null 2>&1; then
+    say "installing Redis for the tests"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2
+  fi
+  say "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
+  for _ in $(seq 1 50); do
+    [[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" == PONG ]] && return 0
+    sleep 0.2
+  done
+  die "Redis did not come up on 127.0.0.1:6379"
+}
+
 system_packages
 python_env
 npm_tools
 if [[ "$extras" == "dev" ]]; then
   postgres_for_tests
+  redis_for_tests
 fi

@@ -7,6 +7,14 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class ResultRef:
+    """An argument taken from an earlier call's result: `field` of call number `call` in the plan."""
+
+    call: int
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """One MCP tool call: which server, which tool, which arguments."""
 
@@ -16,7 +24,11 @@ class ToolCall:
 
     def as_json(self) -> dict[str, Any]:
         """The call as it appears in a turn's JSON."""
-        return {"server": self.server, "tool": self.tool, "arguments": dict(self.arguments)}
+        arguments = {
+            k: f"<result {v.call}.{v.field}>" if isinstance(v, ResultRef) else v
+            for k, v in self.arguments.items()
+        }
+        return {"server": self.server, "tool": self.tool, "arguments": arguments}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +37,5 @@ class Plan:
 
     calls: tuple[ToolCall, ...] = ()
     direct_reply: str | None = None
+    # Set when the direct reply asks for a missing slot ("amount" or "recipient").
+    question: str | None = None

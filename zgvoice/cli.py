@@ -1,4 +1,4 @@
-"""The `zgv` command line: ask, devnet, up, mcp."""
+"""The `zgv` command line: ask, devnet, up, storage, kv, mcp, token, eval."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from voice_gateway.tts import TtsError
 from zerog_client import ZeroGError
 from zgvoice import __version__
 from zgvoice.cli_errors import UsageError
+from zgvoice.eval_cli import add_parser as add_eval_parser
+from zgvoice.eval_cli import run as run_eval
 from zgvoice.kv_cli import add_parser as add_kv_parser
 from zgvoice.kv_cli import run as run_kv
 from zgvoice.logs import configure_logging
@@ -80,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_kv_parser(commands)
 
     add_mcp_parser(commands)
+    add_eval_parser(commands)
     return parser
 
 
@@ -134,13 +137,14 @@ def _question(args: argparse.Namespace, settings: Settings) -> str | bytes:
 
 
 async def _ask(settings: Settings, question: str | bytes, as_json: bool, out: Path | None) -> None:
+    from task_interpreter.executor import McpConnectError
     from voice_gateway.ask import NoSpeechError
     from voice_gateway.audio.decode import AudioDecodeError
     from voice_gateway.stt import SttError
-    from zgvoice.runtime import embedded_runtime
+    from zgvoice.runtime import open_runtime
 
     try:
-        async with embedded_runtime(settings) as runtime:
+        async with open_runtime(settings) as runtime:
             if isinstance(question, bytes):
                 result = await runtime.service.ask_audio(
                     question,
@@ -154,6 +158,10 @@ async def _ask(settings: Settings, question: str | bytes, as_json: bool, out: Pa
         raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
     except NoSpeechError as exc:
         raise CliError(f"{exc.code}: {exc.message}", EXIT_USAGE) from exc
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    except McpConnectError as exc:
+        raise CliError(f"tools_unavailable: {exc}") from exc
     except ZeroGError as exc:
         hint = " (start it with `zgv devnet`, or run `zgv up`)" if exc.code == "chain_unreachable" else ""
         raise CliError(f"{exc.code}: {exc.message}{hint}") from exc
@@ -254,6 +262,8 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(run_storage(settings, args))
         elif args.command == "kv":
             asyncio.run(run_kv(settings, args))
+        elif args.command == "eval":
+            asyncio.run(run_eval(settings, args))
     except CliError as exc:
         print(f"zgv: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -16,7 +16,7 @@ from voice_gateway.app import VoiceMount, create_app
 from voice_gateway.audio_store import AudioStore
 from voice_gateway.voice.registry import SessionRegistry
 from zgvoice.devnet import devnet_node, devnet_storage, provision_devnet
-from zgvoice.runtime import Runtime, embedded_runtime
+from zgvoice.runtime import Runtime, open_runtime
 from zgvoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
         contracts = await provision_devnet(node.rpc_url, chain.chain_id)
         async with (
             devnet_storage(settings.devnet, node.rpc_url, contracts) as storage,
-            embedded_runtime(_with_devnet_storage(settings, storage.node_urls, contracts.flow)) as runtime,
+            open_runtime(_with_devnet_storage(settings, storage.node_urls, contracts.flow)) as runtime,
         ):
             log.info(
                 "devnet ready",
@@ -122,5 +122,7 @@ def _with_devnet_storage(settings: Settings, node_urls: list[str], flow: str) ->
     """Point the storage client at the devnet's own nodes and Flow."""
     if not node_urls:
         return settings
-    storage = settings.storage.model_copy(update={"node_urls": node_urls, "flow_address": flow})
+    storage = settings.storage.model_copy(
+        update={"node_urls": node_urls, "flow_address": flow, "enabled": True}
+    )
     return settings.model_copy(update={"storage": storage})

@@ -9,6 +9,8 @@ and process listings.
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
@@ -16,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_servers.auth import DEFAULT_MAX_TTL_S, SCOPES, Algorithm, TokenError, mint_token
 from mcp_servers.http import DEFAULT_MAX_BODY_BYTES, HttpServerSettings, serve_http
+from mcp_servers.scopes import SERVER_SCOPES, TOOL_SCOPES
 from zgvoice.cli_errors import UsageError
 from zgvoice.mcp_wiring import SERVERS, built_server
 from zgvoice.settings import Settings
@@ -35,7 +38,8 @@ class McpEnv(BaseSettings):
     issuer: AnyHttpUrl | None = None
     allowed_hosts: list[str] = Field(default_factory=list)
     allowed_origins: list[str] = Field(default_factory=list)
-    required_scopes: list[str] = Field(default_factory=lambda: ["chain:read"])
+    # Unset: the server's own scope (chain:read, storage:read, kv:read or knowledge:read).
+    required_scopes: list[str] | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     tools_call_rate_per_s: float = 2.0
     tools_call_burst: int = 20
@@ -70,13 +74,13 @@ def add_parser(commands: Any) -> None:
 async def run(settings: Settings, args: argparse.Namespace) -> None:
     """Carry out `zgv mcp ...` or `zgv token ...`."""
     if args.command == "token":
-        print(_token(_env(), args.audience, args.scope, args.ttl, args.subject))
+        print(_token(env(), args.audience, args.scope, args.ttl, args.subject))
     elif args.command == "mcp":
         if args.http is None:
             await _stdio(settings, args.server)
         else:
             host, port = parse_host_port(args.http)
-            await _http(settings, args.server, http_settings(_env(), host, port), host, port)
+            await _http(settings, args.server, http_settings(env(), host, port, args.server), host, port)
     else:  # pragma: no cover - argparse only routes the commands registered above
         raise UsageError(f"unknown command {args.command}")
 
@@ -93,7 +97,7 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host.removeprefix("[").removesuffix("]"), int(port_text)
 
 
-def http_settings(env: McpEnv, host: str, port: int) -> HttpServerSettings:
+def http_settings(env: McpEnv, host: str, port: int, server: str = "chain") -> HttpServerSettings:
     """The server settings for a bind on `host:port`.
 
     Raises:
@@ -114,7 +118,9 @@ def http_settings(env: McpEnv, host: str, port: int) -> HttpServerSettings:
                 "token_algorithm": env.token_algorithm,
                 "token_secret": env.token_secret,
                 "token_public_key": env.token_public_key,
-                "required_scopes": env.required_scopes,
+                "required_scopes": (
+                    env.required_scopes if env.required_scopes is not None else list(SERVER_SCOPES[server])
+                ),
                 "allowed_hosts": env.allowed_hosts,
                 "allowed_origins": env.allowed_origins,
                 "max_body_bytes": env.max_body_bytes,
@@ -127,7 +133,12 @@ def http_settings(env: McpEnv, host: str, port: int) -> HttpServerSettings:
         raise UsageError(f"ZGV_MCP__* settings: {problems} (set ZGV_MCP__TOKEN_SECRET)") from None
 
 
-def _env() -> McpEnv:
+def env() -> McpEnv:
+    """The `ZGV_MCP__*` settings.
+
+    Raises:
+        UsageError: one is invalid.
+    """
     try:
         return McpEnv()
     except ValidationError as exc:
@@ -138,6 +149,19 @@ def _env() -> McpEnv:
 
 
 def _token(env: McpEnv, audience: str, scopes: list[str], ttl: int, subject: str) -> str:
+    try:
+        return mint_for(env, audience, scopes, ttl, subject)
+    except (TokenError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def mint_for(env: McpEnv, audience: str, scopes: list[str], ttl: int, subject: str) -> str:
+    """A token for the server whose resource URL is `audience`, signed with the configured key.
+
+    Raises:
+        UsageError: `audience` is not an http(s) URL, or no key is configured.
+        TokenError, ValueError: the token cannot be minted (bad TTL, scope or key).
+    """
     try:
         audience_url = str(AnyHttpUrl(audience)).rstrip("/")
     except ValidationError:
@@ -152,18 +176,53 @@ def _token(env: McpEnv, audience: str, scopes: list[str], ttl: int, subject: str
             resource_url=AnyHttpUrl(audience_url), token_secret=env.token_secret
         ).issuer_url
     )
-    try:
-        return mint_token(
-            env.token_secret.get_secret_value(),
-            subject,
-            audience_url,
-            scopes,
-            ttl,
-            issuer=issuer,
-            algorithm=env.token_algorithm,
-        )
-    except (TokenError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    return mint_token(
+        env.token_secret.get_secret_value(),
+        subject,
+        audience_url,
+        scopes,
+        ttl,
+        issuer=issuer,
+        algorithm=env.token_algorithm,
+    )
+
+
+class RollingToken:
+    """A bearer token for one server that renews itself before it expires (service-to-service calls).
+
+    Args:
+        env: where the signing key comes from.
+        audience: the server's resource URL.
+        scopes: what the calls need.
+        subject: who is calling, as the server will see it.
+        ttl_s: each token's lifetime; a new one is minted once less than a third remains.
+        clock: monotonic seconds (injected by tests).
+    """
+
+    def __init__(
+        self,
+        env: McpEnv,
+        audience: str,
+        scopes: list[str],
+        subject: str,
+        ttl_s: int = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._args = (env, audience, scopes, ttl_s, subject)
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._token = mint_for(*self._args)  # fails now, at start-up, if the key or audience is wrong
+        self._renew_at = clock() + ttl_s * 2 / 3
+
+    def __repr__(self) -> str:
+        return "RollingToken(<hidden>)"
+
+    def __call__(self) -> str:
+        """The current token."""
+        if self._clock() >= self._renew_at:
+            self._token = mint_for(*self._args)
+            self._renew_at = self._clock() + self._ttl_s * 2 / 3
+        return self._token
 
 
 async def _stdio(settings: Settings, name: str) -> None:
@@ -173,4 +232,4 @@ async def _stdio(settings: Settings, name: str) -> None:
 
 async def _http(settings: Settings, name: str, http: HttpServerSettings, host: str, port: int) -> None:
     async with built_server(settings, name) as server:
-        await serve_http(server, host, port, http)
+        await serve_http(server, host, port, http, tool_scopes=TOOL_SCOPES[name])

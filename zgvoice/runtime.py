@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from mcp_servers import build_chain_server
+from learning.crypto import EnvelopeCipher, SqliteKeyStore, load_or_create_master_key
+from learning.profiles import ProfileStore, SqliteBlobStore
+from mcp_servers.knowledge import build_knowledge_server
 from task_interpreter import Interpreter, ToolExecutor, TurnContext
+from task_interpreter.executor import HttpTarget, LazyTarget, McpTarget
+from task_interpreter.llm_planner import LlmPlanner
 from voice_gateway.ask import AskService
 from voice_gateway.audio.endpointing import EndpointConfig
 from voice_gateway.audio.vad import SileroVAD
@@ -17,8 +21,14 @@ from voice_gateway.stt import SpeechToText, WhisperSTT
 from voice_gateway.tts import AudioCache, CachedTTS, EspeakTTS, FallbackTTS, PiperTTS, TextToSpeech, TtsError
 from voice_gateway.voice.session import VoiceConfig, VoiceDeps
 from zerog_client import DEVNET, ChainReader, ZeroGError
+from zgvoice import mcp_cli
+from zgvoice.cli_errors import UsageError
+from zgvoice.mcp_cli import RollingToken
+from zgvoice.mcp_wiring import ServerParts, built_server
+from zgvoice.nlu import docs_index, recognizer_for
+from zgvoice.nlu import warm_up as nlu_warm_up
 from zgvoice.pins import load_pins
-from zgvoice.settings import Settings
+from zgvoice.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +55,7 @@ class Runtime:
             SttError: the configured engine cannot start (model missing, no credentials).
         """
         if self._stt is None:
-            cfg = self.settings.stt
-            if cfg.engine == "google":
-                from voice_gateway.stt.google import GoogleSpeechSTT
-
-                self._stt = GoogleSpeechSTT()
-            else:
-                self._stt = WhisperSTT(
-                    workers=cfg.workers, cpu_threads=cfg.cpu_threads, model_path=cfg.model_path
-                )
+            self._stt = build_stt(self.settings)
         return self._stt
 
     def warm_up(self) -> None:
@@ -62,6 +64,8 @@ class Runtime:
             self.piper.warm_up()
         if self.settings.stt.warm_up:
             self.stt()
+        if self.settings.nlp.classifier:
+            nlu_warm_up()
 
     def voice_deps(self) -> VoiceDeps:
         """What voice sessions share."""
@@ -99,6 +103,20 @@ class Runtime:
         return True, {"chain": chain}
 
 
+def build_stt(settings: Settings) -> SpeechToText:
+    """The configured speech-to-text engine.
+
+    Raises:
+        SttError: it cannot start (model missing, no credentials).
+    """
+    cfg = settings.stt
+    if cfg.engine == "google":
+        from voice_gateway.stt.google import GoogleSpeechSTT
+
+        return GoogleSpeechSTT()
+    return WhisperSTT(workers=cfg.workers, cpu_threads=cfg.cpu_threads, model_path=cfg.model_path)
+
+
 def _voices(settings: Settings, piper: PiperTTS) -> dict[str, TextToSpeech]:
     cache = AudioCache(settings.tts.cache_entries, settings.tts.cache_ttl_s)
     try:
@@ -132,18 +150,78 @@ async def _default_user_address(settings: Settings, reader: ChainReader) -> str 
     return None
 
 
+async def _tool_targets(settings: Settings, stack: AsyncExitStack) -> dict[str, McpTarget]:
+    """Where the interpreter's tools are: in this process (embedded), or over streamable HTTP with
+    short-lived tokens minted from the shared key (cluster)."""
+    if settings.profile == "embedded":
+        # The same servers IDE clients get, value-moving tools and their policy included.
+        parts = await stack.enter_async_context(ServerParts(settings))
+        targets: dict[str, McpTarget] = {
+            "chain": await stack.enter_async_context(built_server(settings, "chain", parts))
+        }
+        if settings.storage.enabled:
+            targets["storage"] = await stack.enter_async_context(built_server(settings, "storage", parts))
+        if settings.nlp.classifier:
+            # Connected on its first question: embedding the docs takes seconds.
+            targets["knowledge"] = LazyTarget(lambda: build_knowledge_server(docs_index()))
+        return targets
+    url = settings.cluster.mcp_chain_url
+    if url is None:
+        raise SettingsError("the cluster profile needs ZGV_CLUSTER__MCP_CHAIN_URL (a `zgv mcp chain --http`)")
+    try:
+        token = RollingToken(mcp_cli.env(), url, ["chain:read"], subject="zgv-gateway")
+    except UsageError as exc:
+        raise SettingsError(f"cannot mint tokens for {url}: {exc}") from None
+    return {"chain": HttpTarget(url, token)}
+
+
+def llm_planner(settings: Settings) -> LlmPlanner | None:
+    """The optional LLM planner, when enabled."""
+    cfg = settings.llm
+    if not cfg.enabled or cfg.base_url is None or cfg.model is None:
+        return None
+    key = cfg.api_key.get_secret_value() if cfg.api_key is not None else ""
+    return LlmPlanner(cfg.base_url, key, cfg.model, cfg.timeout_s)
+
+
+def user_cipher(settings: Settings) -> EnvelopeCipher:
+    """Per-user data keys wrapped by the master key (embedded: both in files under var/)."""
+    cfg = settings.profiles
+    for path in (cfg.master_key_path, cfg.keys_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return EnvelopeCipher(load_or_create_master_key(cfg.master_key_path), SqliteKeyStore(cfg.keys_path))
+
+
+def profile_store(settings: Settings, cipher: EnvelopeCipher) -> ProfileStore:
+    """Encrypted user profiles in a SQLite file (embedded profile)."""
+    settings.profiles.blobs_path.parent.mkdir(parents=True, exist_ok=True)
+    return ProfileStore(SqliteBlobStore(settings.profiles.blobs_path), cipher)
+
+
 @asynccontextmanager
-async def embedded_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open every component for the embedded profile and close them in reverse order.
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open every component for the configured profile and close them in reverse order.
 
     Raises:
         ChainUnreachableError, WrongChainError: the configured chain endpoint is unusable.
+        SettingsError: the cluster profile without a usable tool server configuration.
+        McpConnectError: a tool server refused or is down.
     """
     urls = [settings.chain.rpc_url, *settings.chain.fallback_rpc_urls]
     reader = ChainReader(urls, settings.chain.chain_id, settings.chain.request_timeout_s)
-    async with reader:
+    async with reader, AsyncExitStack() as stack:
         user_address = await _default_user_address(settings, reader)
-        server = build_chain_server(reader)
-        async with ToolExecutor({"chain": server}, pins=load_pins()) as executor:
-            interpreter = Interpreter(executor, TurnContext(user_address), settings.nlp.max_text_chars)
-            yield Runtime(settings, reader, interpreter, user_address)
+        targets = await _tool_targets(settings, stack)
+        cipher = user_cipher(settings)
+        executor = await stack.enter_async_context(ToolExecutor(targets, pins=load_pins()))
+        interpreter = Interpreter(
+            executor,
+            TurnContext(user_address),
+            settings.nlp.max_text_chars,
+            recognizer=recognizer_for(settings),
+            profiles=profile_store(settings, cipher),
+            write_threshold=settings.nlp.write_threshold,
+            notes=cipher,
+            llm=llm_planner(settings),
+        )
+        yield Runtime(settings, reader, interpreter, user_address)

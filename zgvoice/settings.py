@@ -84,6 +84,22 @@ class StorageSettings(_Section):
     outbox_path: Path = Path("var/outbox.db")
     kv_url: str = Field(default="http://127.0.0.1:6789", pattern=r"^https?://\S+$")
     kv_max_blob_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
+    # Whether the assistant offers storage (notes, files): it needs storage nodes (`zgv up` runs one).
+    enabled: bool = False
+
+
+class ClusterSettings(_Section):
+    """The shared services of the cluster profile (unused by the embedded one)."""
+
+    # Used confirmation handles (and, later, sessions) live in Redis.
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://\S+$", max_length=2048)
+    # The transaction outbox and the spending ledger live in PostgreSQL.
+    postgres_dsn: SecretStr | None = None
+    # The schema holding our tables, so deployments can share a database.
+    postgres_schema: str = Field(default="zgv", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Where the interpreter reaches the chain tools: a `zgv mcp chain --http` deployment. Its tokens
+    # are minted here, short-lived, from ZGV_MCP__TOKEN_SECRET (the key the servers verify with).
+    mcp_chain_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
 
 
 # anvil's first development key (public test material of its default mnemonic). It signs only for
@@ -134,6 +150,34 @@ class GatewaySettings(_Section):
 
 class NlpSettings(_Section):
     max_text_chars: int = Field(default=2000, ge=16, le=100_000)
+    # The embedding intent classifier (MiniLM) behind the rules; off: rules only.
+    classifier: bool = True
+    # The least classifier probability taken as an intent (below: "unknown").
+    intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    # The least confidence for acting on a write (transfer, store, remember): below it, ask.
+    write_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+
+
+class LlmSettings(_Section):
+    # The optional LLM planner for what the rules and the classifier cannot plan (off by default).
+    enabled: bool = False
+    base_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
+    api_key: SecretStr | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _usable_when_enabled(self) -> LlmSettings:
+        if self.enabled and (self.base_url is None or self.model is None):
+            raise ValueError("the LLM planner needs ZGV_LLM__BASE_URL and ZGV_LLM__MODEL")
+        return self
+
+
+class ProfilesSettings(_Section):
+    # Users' contacts, facts and preferences, encrypted with per-user keys wrapped by the master key.
+    master_key_path: Path = Path("var/master.key")
+    blobs_path: Path = Path("var/profiles.db")
+    keys_path: Path = Path("var/data-keys.db")
 
 
 class TtsSettings(_Section):
@@ -200,8 +244,10 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    # The cluster profile joins when its adapters (Redis, PostgreSQL, Kafka, Qdrant) exist.
-    profile: Literal["embedded"] = "embedded"
+    # embedded: one process, SQLite and in-process tool servers. cluster: shared Redis and PostgreSQL,
+    # tool servers over streamable HTTP (the `cluster` section).
+    profile: Literal["embedded", "cluster"] = "embedded"
+    cluster: ClusterSettings = ClusterSettings()
     log: LogSettings = LogSettings()
     chain: ChainSettings = ChainSettings()
     devnet: DevnetSettings = DevnetSettings()
@@ -211,9 +257,18 @@ class Settings(BaseSettings):
     mcp_tools: McpToolsSettings = McpToolsSettings()
     gateway: GatewaySettings = GatewaySettings()
     nlp: NlpSettings = NlpSettings()
+    profiles: ProfilesSettings = ProfilesSettings()
+    llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
     stt: SttSettings = SttSettings()
     voice: VoiceSettings = VoiceSettings()
+
+    @model_validator(mode="after")
+    def _cluster_has_its_services(self) -> Settings:
+        missing = self.cluster.redis_url is None or self.cluster.postgres_dsn is None
+        if self.profile == "cluster" and missing:
+            raise ValueError("the cluster profile needs ZGV_CLUSTER__REDIS_URL and ZGV_CLUSTER__POSTGRES_DSN")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -6,24 +6,16 @@ local server, works only inside it, and drops it at the end.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import anyio
-import asyncpg  # type: ignore[import-untyped]  # no stubs; only connect/execute are used here
 import pytest
 
 from zerog_client.tx.outbox import Outbox
 from zerog_client.tx.postgres_outbox import PostgresOutbox
 from zerog_client.tx.sqlite_outbox import SqliteOutbox
-
-# The maintenance database of the local server; the tests only create and drop their own database.
-POSTGRES_ADMIN_DSN = os.environ.get("ZGV_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-_START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
 @dataclass
@@ -54,38 +46,6 @@ class OutboxBackend:
     def child_argv(self, location: str) -> list[str]:
         """What a child process needs to open an adapter on `location` (see test_outbox's writer)."""
         return self._argv(location)
-
-
-def _with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def _admin(statement: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A database created for this test session (unique name), dropped when the session ends."""
-    database = f"zgv_contract_{uuid.uuid4().hex[:16]}"
-    try:
-        anyio.run(_admin, f'CREATE DATABASE "{database}"')
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL is required by the contract tests and is not usable at {POSTGRES_ADMIN_DSN} "
-            f"({type(exc).__name__}: {exc}). Start it with: {_START_HINT}",
-            pytrace=False,
-        )
-    try:
-        yield _with_database(POSTGRES_ADMIN_DSN, database)
-    finally:
-        # FORCE ends connections a failed test may have leaked, so the drop cannot hang or fail.
-        anyio.run(_admin, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

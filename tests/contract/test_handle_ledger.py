@@ -1,15 +1,19 @@
-"""The HandleLedger and SpendLedger contracts, run against every adapter (in memory and SQLite)."""
+"""The HandleLedger and SpendLedger contracts, run against every adapter: in memory, SQLite, and the
+cluster's Redis (handles) and PostgreSQL (spending)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
 import pytest
+from redis.asyncio import Redis
 
+from mcp_servers.cluster_ledgers import PostgresSpendLedger, RedisHandleLedger
 from mcp_servers.confirmations import (
     ConfirmationHandles,
     ConfirmationUsed,
@@ -42,23 +46,46 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_ledger(
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def make_ledger(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> Callable[[], HandleLedger]:
-    """Makes ledger instances sharing one store (one dict, or one SQLite file)."""
+) -> AsyncIterator[Callable[[], HandleLedger]]:
+    """Makes ledger instances sharing one store (one dict, one SQLite file, or one Redis key)."""
     if request.param == "memory":
         shared = InMemoryHandleLedger(clock)
-        return lambda: shared
-    path = tmp_path / "handles.sqlite3"
-    return lambda: SqliteHandleLedger(path, clock)
+        yield lambda: shared
+    elif request.param == "sqlite":
+        path = tmp_path / "handles.sqlite3"
+        yield lambda: SqliteHandleLedger(path, clock)
+    else:
+        url: str = request.getfixturevalue("redis_url")
+        key = f"zgv:test:handles:{uuid.uuid4().hex}"
+        made: list[RedisHandleLedger] = []
+
+        def make() -> HandleLedger:
+            made.append(RedisHandleLedger(url, key=key, clock=clock))
+            return made[-1]
+
+        yield make
+        cleaner = Redis.from_url(url)
+        await cleaner.delete(key)
+        await cleaner.aclose()
+        for ledger in made:
+            await ledger.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def spend_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> SpendLedger:
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def spend_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SpendLedger]:
     if request.param == "memory":
-        return InMemorySpendLedger()
-    return SqliteSpendLedger(tmp_path / "spends.sqlite3")
+        yield InMemorySpendLedger()
+    elif request.param == "sqlite":
+        yield SqliteSpendLedger(tmp_path / "spends.sqlite3")
+    else:
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        ledger = PostgresSpendLedger(dsn, schema=f"t_{uuid.uuid4().hex[:20]}")
+        await ledger.open()
+        yield ledger
+        await ledger.close()
 
 
 async def test_the_first_use_wins_and_every_later_one_loses(make_ledger: Callable[[], HandleLedger]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 
 from zerog_client.devnet import AnvilNode
-from zgvoice.runtime import Runtime, embedded_runtime
+from zgvoice.runtime import Runtime, open_runtime
 from zgvoice.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -29,7 +29,7 @@ def rpc(url: str, method: str, *params: Any) -> Any:
 @pytest.fixture
 async def runtime(anvil: AnvilNode) -> AsyncIterator[Runtime]:
     settings = load_settings(chain={"rpc_url": anvil.rpc_url})
-    async with embedded_runtime(settings) as live:
+    async with open_runtime(settings) as live:
         yield live
 
 

@@ -7,7 +7,7 @@ import pytest
 from tests.support.processes import free_port
 from zerog_client import ChainReader, ChainUnreachableError, WrongChainError
 from zerog_client.devnet import AnvilNode
-from zgvoice.runtime import embedded_runtime
+from zgvoice.runtime import open_runtime
 from zgvoice.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -36,7 +36,7 @@ async def test_chain_going_away_mid_session_becomes_a_spoken_apology() -> None:
     node.start()
     try:
         settings = load_settings(chain={"rpc_url": node.rpc_url, "request_timeout_s": 2})
-        async with embedded_runtime(settings) as runtime:
+        async with open_runtime(settings) as runtime:
             node.stop()
             result = await runtime.service.ask("what is my balance", speak=False)
             healthy, details = await runtime.health()

@@ -9,7 +9,7 @@ import pytest
 
 from voice_gateway.app import create_app
 from zerog_client.devnet import AnvilNode
-from zgvoice.runtime import embedded_runtime
+from zgvoice.runtime import open_runtime
 from zgvoice.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 @pytest.fixture
 async def client(anvil: AnvilNode) -> AsyncIterator[httpx.AsyncClient]:
     settings = load_settings(chain={"rpc_url": anvil.rpc_url})
-    async with embedded_runtime(settings) as runtime:
+    async with open_runtime(settings) as runtime:
         app = create_app(runtime.service, runtime.health, settings.gateway.max_body_bytes)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:

@@ -25,6 +25,7 @@ async def test_tools_are_listed_with_read_only_annotations(anvil: AnvilNode) -> 
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert sorted(tools) == [
         "chain_info",
+        "confirm_batch_transfer",
         "confirm_transfer",
         "get_balance",
         "get_block",
@@ -35,13 +36,19 @@ async def test_tools_are_listed_with_read_only_annotations(anvil: AnvilNode) -> 
         "get_token_info",
         "get_transaction",
         "multicall_read",
+        "prepare_batch_transfer",
         "prepare_transfer",
         "read_contract",
         "wait_for_transaction",
     ]
     for tool in tools.values():
         assert tool.annotations is not None
-        moves_value = tool.name in {"prepare_transfer", "confirm_transfer"}
+        moves_value = tool.name in {
+            "prepare_transfer",
+            "confirm_transfer",
+            "prepare_batch_transfer",
+            "confirm_batch_transfer",
+        }
         assert tool.annotations.read_only_hint is (not moves_value)
         assert tool.annotations.destructive_hint is moves_value
         assert tool.output_schema is not None

@@ -29,6 +29,9 @@ def zgv_env(**settings: str) -> dict[str, str]:
             "ZGV_MCP_TOOLS__SPENDS_PATH": str(state / "spends.db"),
             "ZGV_MCP_TOOLS__FILES_DIR": str(state / "files"),
             "ZGV_MCP_TOOLS__FILES_LEDGER": str(state / "files.json"),
+            "ZGV_PROFILES__MASTER_KEY_PATH": str(state / "master.key"),
+            "ZGV_PROFILES__BLOBS_PATH": str(state / "profiles.db"),
+            "ZGV_PROFILES__KEYS_PATH": str(state / "data-keys.db"),
         }
     )
     env.update(settings)

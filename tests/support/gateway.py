@@ -19,6 +19,13 @@ class Gateway:
     """Where the running gateway listens."""
 
     port: int
+    devnet_port: int = 0  # 0: a free port only the gateway knows
+
+    @property
+    def devnet_rpc(self) -> str:
+        """The devnet's JSON-RPC URL (only when the test chose the port)."""
+        assert self.devnet_port, "start the gateway with running_gateway(devnet_port=...)"
+        return f"http://127.0.0.1:{self.devnet_port}"
 
     @property
     def http(self) -> str:
@@ -38,17 +45,17 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_gateway(**settings: str) -> Iterator[Gateway]:
+def running_gateway(devnet_port: int = 0, **settings: str) -> Iterator[Gateway]:
     """Start `zgv up` on a free port with extra `ZGV_` settings; stop it with SIGINT afterwards.
 
     Its output goes to a temporary log whose tail is shown if it fails to start.
     """
-    gateway = Gateway(free_port())
+    gateway = Gateway(free_port(), devnet_port)
     env = zgv_env(**settings)
     with (
         tempfile.TemporaryFile() as log,
         subprocess.Popen(
-            [str(ZGV), "up", "--port", str(gateway.port), "--devnet-port", "0"],
+            [str(ZGV), "up", "--port", str(gateway.port), "--devnet-port", str(devnet_port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

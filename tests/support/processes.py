@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -70,3 +72,15 @@ async def poll_until(condition: Callable[[], Awaitable[bool]], timeout_s: float,
             return
         await asyncio.sleep(0.05)  # poll interval of a deadline loop
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def wait_listening(port: int, process: Any, timeout_s: float = 60.0) -> None:
+    """Poll until something accepts TCP connections on 127.0.0.1:`port`; fail if `process` (an anyio
+    Process) exits first or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.returncode is None, f"the server for port {port} exited early"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        await asyncio.sleep(0.1)  # poll interval of a deadline loop
+    raise AssertionError(f"nothing listening on {port} after {timeout_s} s")

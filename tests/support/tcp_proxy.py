@@ -21,11 +21,15 @@ class TcpProxy:
     Attributes:
         requests: HTTP requests that reached the proxy (forwarded or hung up on).
         connections: TCP connections accepted.
+        per_target: connections forwarded to each target port.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *more_ports: int) -> None:
         self.target_host = target_host
         self.target_port = target_port
+        # With more ports, connections go round-robin (a load balancer in front of replicas).
+        self._ports = (target_port, *more_ports)
+        self.per_target = dict.fromkeys(self._ports, 0)
         self.requests = 0
         self.connections = 0
         self._hanging_up = False
@@ -103,8 +107,10 @@ class TcpProxy:
                 with contextlib.suppress(OSError):
                     self._count(await reader.read(_CHUNK), b"")
                 return
+            port = self._ports[(self.connections - 1) % len(self._ports)]
+            self.per_target[port] += 1
             try:
-                up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
+                up_reader, up_writer = await asyncio.open_connection(self.target_host, port)
             except OSError:
                 return
             upstream = up_writer.transport

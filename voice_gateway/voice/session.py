@@ -17,6 +17,7 @@ import anyio.to_thread
 
 from nlp import Intent, TextInputError
 from task_interpreter import Interpreter, Plan, StageClock, ToolResult
+from task_interpreter.dialogue import Dialogue
 from voice_gateway import log_context
 from voice_gateway.audio.endpointing import (
     EndpointConfig,
@@ -129,6 +130,8 @@ class VoiceSession:
         self._speaking: _Speaking | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.history: list[DialogueTurn] = []
+        # What the interpreter remembers of this conversation (pending confirmations included).
+        self.dialogue = Dialogue()
         self.frames_received = 0
         self.frames_dropped = 0
 
@@ -248,7 +251,15 @@ class VoiceSession:
             case p.Interrupt():
                 await self._on_interrupt(message.played_ms)
             case p.Confirm() | p.Cancel():
-                await self._error("nothing_to_confirm", "there is no action waiting for confirmation")
+                pending = self.dialogue.pending_confirmation()
+                if pending is None:
+                    await self._error("nothing_to_confirm", "there is no action waiting for confirmation")
+                elif isinstance(message, p.Confirm):
+                    # A button press on the shown summary is an explicit yes to what was shown.
+                    pending.heard = True
+                    self._start_turn(self._typed_turn("yes"))
+                else:
+                    self._start_turn(self._typed_turn("no"))
             case p.UpdateContext():
                 await self._on_update_context(message)
             case p.Stop():
@@ -433,7 +444,9 @@ class VoiceSession:
         try:
             clock = StageClock()
             try:
-                outcome = await self._deps.interpreter.handle(text, clock, _EventObserver(self, turn_id))
+                outcome = await self._deps.interpreter.handle(
+                    text, clock, _EventObserver(self, turn_id), self.dialogue
+                )
             except TextInputError as exc:
                 await self._error(exc.code, exc.message, turn_id=turn_id)
                 return
@@ -446,6 +459,12 @@ class VoiceSession:
                     index=index,
                     text=sentence,
                     final=index == len(sentences) - 1,
+                )
+            pending = self.dialogue.pending_confirmation()
+            if pending is not None and outcome.reply.endswith(pending.prompt):
+                expires_in = max(0, round(pending.expires_at - self.dialogue.clock()))
+                await self._emit(
+                    "confirmation_required", turn_id=turn_id, summary=pending.summary, expires_in_s=expires_in
                 )
             turn = DialogueTurn(turn_id, text, outcome.reply, heard=outcome.reply)
             self.history.append(turn)
@@ -538,6 +557,9 @@ class VoiceSession:
             if turn.turn_id == turn_id:
                 if turn.spoken:
                     turn.heard = heard_text(turn.spoken, played_ms)
+                if turn.heard != turn.reply and turn is self.history[-1]:
+                    # A cut-off confirmation prompt does not count as heard: a "yes" gets it again.
+                    self.dialogue.prompt_interrupted()
                 return
 
 

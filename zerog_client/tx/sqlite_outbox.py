@@ -9,6 +9,7 @@ an intent acknowledged here may already be on its way to the chain.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -110,6 +111,10 @@ class SqliteOutbox:
         self._busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        # Held by the worker thread for every use of the connection, and for closing it. The limiter
+        # alone is not enough: a task cancelled while its thread runs gives its limiter token back at
+        # once, and closing the connection under a running statement crashes the process.
+        self._in_use = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqliteOutbox(path={str(self.path)!r})"
@@ -134,7 +139,7 @@ class SqliteOutbox:
         """Close the connection once the call in progress, if any, has finished."""
         conn, self._conn = self._conn, None
         if conn is not None and self._limiter is not None:
-            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+            await anyio.to_thread.run_sync(self._locked, conn.close, limiter=self._limiter)
 
     async def insert_many(self, new: list[NewTx]) -> list[tuple[TxRecord, bool]]:
         """Write intents with their first attempt in one transaction (see `Outbox.insert_many`).
@@ -298,13 +303,17 @@ class SqliteOutbox:
         if row is None or str(row[0]).lower() != "wal":
             raise OutboxError(f"cannot switch {self.path} to WAL (journal mode is {row})")
 
+    def _locked(self, work: Callable[[], _T]) -> _T:
+        with self._in_use:
+            return work()
+
     async def _call(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         conn, limiter = self._conn, self._limiter
         if conn is None or limiter is None:
             raise OutboxError(f"{self!r} is not open")
         try:
             # Not abandoned on cancellation: a transaction, once started, runs to COMMIT or ROLLBACK.
-            return await anyio.to_thread.run_sync(fn, conn, limiter=limiter)
+            return await anyio.to_thread.run_sync(self._locked, lambda: fn(conn), limiter=limiter)
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox at {self.path}: {exc}") from exc
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.processes import wait_until_async
 from voice_gateway.voice.session import VoiceDeps, VoiceSession
 from zerog_client.devnet import AnvilNode
-from zgvoice.runtime import embedded_runtime
+from zgvoice.runtime import open_runtime
 from zgvoice.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -54,7 +54,7 @@ class ScriptedTransport:
 @pytest.fixture
 async def deps(anvil: AnvilNode) -> AsyncIterator[VoiceDeps]:
     settings = load_settings(chain={"rpc_url": anvil.rpc_url})
-    async with embedded_runtime(settings) as runtime:
+    async with open_runtime(settings) as runtime:
         base = runtime.voice_deps()
         config = dataclasses.replace(base.config, send_timeout_s=0.5, outbound_queue_messages=8)
         yield dataclasses.replace(base, config=config)

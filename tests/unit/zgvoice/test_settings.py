@@ -52,7 +52,12 @@ def test_yaml_file_is_read_and_env_wins_over_it(monkeypatch: pytest.MonkeyPatch,
         ("ZGV_CHAIN__RPC_URL", "not a url", "ZGV_CHAIN__RPC_URL"),
         ("ZGV_LOG__LEVEL", "LOUD", "ZGV_LOG__LEVEL"),
         ("ZGV_WALLET__ADDRESS", "0x1234", "ZGV_WALLET__ADDRESS"),
-        ("ZGV_PROFILE", "cluster", "ZGV_PROFILE"),
+        ("ZGV_PROFILE", "galaxy", "ZGV_PROFILE"),
+        ("ZGV_LLM__ENABLED", "true", "ZGV_LLM__BASE_URL and ZGV_LLM__MODEL"),
+        ("ZGV_NLP__WRITE_THRESHOLD", "1.5", "ZGV_NLP__WRITE_THRESHOLD"),
+        ("ZGV_PROFILE", "cluster", "ZGV_CLUSTER__REDIS_URL and ZGV_CLUSTER__POSTGRES_DSN"),
+        ("ZGV_CLUSTER__REDIS_URL", "http://127.0.0.1:6379", "ZGV_CLUSTER__REDIS_URL"),
+        ("ZGV_CLUSTER__POSTGRES_SCHEMA", "Robert'); DROP TABLE", "ZGV_CLUSTER__POSTGRES_SCHEMA"),
     ],
 )
 def test_invalid_settings_name_the_setting(
@@ -61,6 +66,16 @@ def test_invalid_settings_name_the_setting(
     monkeypatch.setenv(env, value)
     with pytest.raises(SettingsError, match=named):
         load_settings()
+
+
+def test_the_cluster_profile_loads_with_its_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZGV_PROFILE", "cluster")
+    monkeypatch.setenv("ZGV_CLUSTER__REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("ZGV_CLUSTER__POSTGRES_DSN", "postgresql://zgv@127.0.0.1/zgv")
+    settings = load_settings()
+    assert settings.profile == "cluster"
+    assert settings.cluster.postgres_dsn is not None
+    assert "127.0.0.1/zgv" not in repr(settings.cluster)  # the DSN may hold a password
 
 
 def test_unknown_yaml_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
