@@ -254,5 +254,49 @@ def find_file_name(spoken: str) -> str | None:
         if len(kept) > 1 and kept[0] in _LEADING_VERBS and match.start() == 0:
             kept = kept[1:]
         if kept and not match.group(2).isdigit():
-            return f"{' '.join(kept)}.{match.group(2)}"
+            return f"{' '.join(kept)}.{_extension(match.group(2))}"
     return None
+
+
+KNOWN_EXTENSIONS = frozenset(
+    [
+        "pdf",
+        "txt",
+        "doc",
+        "docx",
+        "csv",
+        "json",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "md",
+        "mp3",
+        "mp4",
+        "wav",
+        "zip",
+        "xlsx",
+        "xls",
+        "pptx",
+        "ppt",
+        "odt",
+        "html",
+        "gz",
+        "tar",
+    ]
+)
+
+
+def _extension(heard: str) -> str:
+    """The extension as meant: without the coin's name run onto it ("photo.jpg.0g", from "photo.jpg
+    on 0G"), and an unknown three-letter extension one sound away from exactly one common one
+    ("kpg") taken as that one."""
+    heard = heard.removesuffix(".0g")
+    if heard in KNOWN_EXTENSIONS or "." in heard:
+        return heard
+    near = [
+        known
+        for known in KNOWN_EXTENSIONS
+        if len(known) == len(heard) and sum(a != b for a, b in zip(known, heard, strict=True)) == 1
+    ]
+    return near[0] if len(near) == 1 else heard

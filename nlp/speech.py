@@ -38,6 +38,10 @@ _REPAIRS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, replacement in (
         # The native coin: "0G" is heard as og, o g, oh gee, zero g, 0 g, zero gee, zerog ...
         (r"\b(?:0 ?g|zero ?g|zero gee|0 gee|o ?g|oh ?gee|oh g|ogee|zerog|0gs|ogs|zero gs)\b", "0g"),
+        # "2.50G": a recognizer runs "two point five" into "0G". Splitting the zero off a decimal
+        # never changes the amount (2.50 = 2.5), so it is safe to read as the coin's name.
+        (r"\b(\d+\.\d*[1-9])0g\b", r"\1 0g"),
+        (r"\b(\d+)\.0g\b", r"\1 0g"),
         (r"\bneurons\b", "neuron"),
         (r"\b(?:g wei|gee way|gway|gwe)\b", "gwei"),
         # "block" misheard, only where a block is plausible.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -12,8 +13,10 @@ from learning.crypto import EnvelopeCipher
 from learning.profiles import Profile, ProfileStore
 from nlp import Intent, IntentName, clean_text
 from nlp.intent import WRITE_INTENTS
-from nlp.recognizer import Recognizer
+from nlp.nbest import choose
+from nlp.recognizer import RULE_CONFIDENCE, Recognizer
 from nlp.speech import speech_form
+from nlp.text_input import TextInputError
 from task_interpreter.confirm_texts import batch_prompt, receipt, transfer_prompt
 from task_interpreter.dialogue import (
     CONFIRMATION_TTL_S,
@@ -121,6 +124,28 @@ class Interpreter:
         self._llm = llm
         self._session_profiles: dict[str, Profile] = {}
 
+    async def choose_heard(
+        self, hypotheses: Sequence[tuple[str, float]], dialogue: Dialogue | None = None
+    ) -> str:
+        """Of a recognizer's hypotheses (text, score; best first), the one to answer: the likeliest
+        that makes sense as a request, with this user's contacts counting ("" when none).
+
+        A hypothesis that is not valid input is passed over, never raised: the chosen text goes
+        through `handle`, which reports it.
+        """
+        contacts: Collection[str] = ()
+        if dialogue is not None:
+            contacts = frozenset((await self._profile(dialogue.user)).contacts)
+
+        def understood(text: str) -> Intent:
+            try:
+                return self._recognizer.recognize(clean_text(text, self._max_text_chars))
+            except TextInputError:
+                return Intent(IntentName.UNKNOWN)
+
+        choice = choose(hypotheses, understood, contacts)
+        return "" if choice is None else choice.text
+
     async def handle(
         self,
         text: str,
@@ -159,7 +184,9 @@ class Interpreter:
         prefix = ""
         pending = dialogue.pending_confirmation()
         if pending is not None:
-            if intent.name is IntentName.CONFIRM:
+            # Only an explicit yes (a rule match: "yes", "confirm", "do it") sends money; a yes the
+            # classifier merely guessed ("yes price") is ambiguous, and ambiguity cancels.
+            if intent.name is IntentName.CONFIRM and intent.confidence >= RULE_CONFIDENCE:
                 if not pending.heard:
                     # The prompt was cut off: a yes counts only once the whole prompt was heard.
                     pending.heard = True

@@ -71,8 +71,9 @@ class AskService:
         clock = StageClock()
         pcm = await anyio.to_thread.run_sync(decode_to_pcm16k, data, max_seconds)
         clock.lap("decode_ms")
-        text = await stt.transcribe(pcm)
+        heard = await stt.alternatives(pcm)
         clock.lap("stt_ms")
+        text = await self._interpreter.choose_heard([(alt.text, alt.score) for alt in heard])
         if not text:
             raise NoSpeechError()
         return await self._turn(text, speak=speak, clock=clock, started=started)

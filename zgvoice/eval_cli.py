@@ -12,8 +12,11 @@ from typing import Any
 import anyio
 
 from nlp.evaluation import Report, SuiteError, load_suite, result_of
+from nlp.intent import Intent, IntentName
+from nlp.nbest import choose
 from nlp.recognizer import Recognizer
 from nlp.text_input import TextInputError, clean_text
+from voice_gateway.stt import Alternative
 from zgvoice.cli_errors import UsageError
 from zgvoice.settings import Settings
 
@@ -32,6 +35,19 @@ def build_recognizer(settings: Settings) -> Recognizer:
     from zgvoice.nlu import recognizer_for
 
     return recognizer_for(settings)
+
+
+def _chosen(recognizer: Recognizer, heard: list[Alternative], max_chars: int) -> str:
+    """The hypothesis the product would answer (as the interpreter chooses, without contacts)."""
+
+    def understood(text: str) -> Intent:
+        try:
+            return recognizer.recognize(clean_text(text, max_chars))
+        except TextInputError:
+            return Intent(IntentName.UNKNOWN)
+
+    choice = choose([(alt.text, alt.score) for alt in heard], understood)
+    return "" if choice is None else choice.text
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -63,14 +79,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             except OSError as exc:
                 raise UsageError(f"{case.id}: cannot read {case.audio}: {exc.strerror}") from None
             pcm = await anyio.to_thread.run_sync(decode_to_pcm16k, data, MAX_AUDIO_SECONDS)
-            heard = await stt.transcribe(pcm)
+            heard = _chosen(recognizer, await stt.alternatives(pcm), settings.nlp.max_text_chars)
         try:
             text = clean_text(heard, settings.nlp.max_text_chars)
         except TextInputError:
             text = ""
         intent = recognizer.recognize(text) if text else None
-        from nlp.intent import Intent, IntentName
-
         report.results.append(result_of(case, heard, intent or Intent(IntentName.UNKNOWN)))
     totals = report.as_json()
     totals["seconds"] = round(time.perf_counter() - started, 2)

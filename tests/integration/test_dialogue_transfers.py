@@ -108,6 +108,20 @@ async def test_anything_else_cancels_and_an_expired_prompt_sends_nothing(
     assert await sent(reader) == 0
 
 
+async def test_a_yes_the_classifier_only_guessed_cancels(runtime: Runtime, reader: ChainReader) -> None:
+    dialogue = Dialogue()
+    await say(runtime, dialogue, f"remember alice is {ALICE}")
+    await say(runtime, dialogue, "send 0.1 0g to alice")
+    # Heard for "gas price": the classifier leans to confirm, but it is no explicit yes.
+    guessed = runtime.interpreter._recognizer.recognize("yes price")
+    assert guessed.name.value == "confirm"
+    assert guessed.confidence < 0.95
+    reply = await say(runtime, dialogue, "yes price")
+    assert reply.startswith("I cancelled the transfer; nothing was sent.")
+    assert "nothing waiting" in await say(runtime, dialogue, "yes")
+    assert await sent(reader) == 0
+
+
 async def test_unsure_amounts_and_missing_slots_are_asked_back(runtime: Runtime, reader: ChainReader) -> None:
     dialogue = Dialogue()
     await say(runtime, dialogue, f"remember alice is {ALICE}")

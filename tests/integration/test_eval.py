@@ -35,10 +35,10 @@ def evaluate(suite: Path, tmp_path: Path) -> dict[str, object]:
         # The blind suite: nobody developing the recognizer reads it. A regression floor for now;
         # the goal is the same 0.97 / 0.95.
         ("text_holdout.jsonl", 0.96, 0.94),
-        # Spoken: Piper and espeak-ng renders of suite cases, heard by Whisper tiny.en. Intent meets
-        # the 0.93 target; slots are floors below the 0.90 goal (misheard names and words).
-        ("spoken_suite.jsonl", 0.92, 0.81),
-        ("spoken_holdout_suite.jsonl", 0.93, 0.82),
+        # Spoken: Piper and espeak-ng renders of suite cases, heard by Whisper tiny.en (primed with
+        # the domain's words, n-best hypotheses chosen by sense): the 0.93 / 0.90 targets.
+        ("spoken_suite.jsonl", 0.93, 0.90),
+        ("spoken_holdout_suite.jsonl", 0.93, 0.90),
     ],
 )
 def test_shipped_text_suites_meet_the_targets(

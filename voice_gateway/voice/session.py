@@ -29,7 +29,7 @@ from voice_gateway.audio.endpointing import (
 )
 from voice_gateway.audio.pcm import FrameError, NoiseSuppressor, Rewindower, check_frame
 from voice_gateway.audio.vad import VAD_CHUNK_BYTES, VoiceActivityDetector
-from voice_gateway.stt import SpeechToText, SttError
+from voice_gateway.stt import Alternative, SpeechToText, SttError
 from voice_gateway.tts import TextToSpeech, TtsError, split_sentences
 from voice_gateway.voice import protocol as p
 from voice_gateway.voice.heard import SpokenSentence, heard_text
@@ -102,7 +102,7 @@ class _Speaking:
 @dataclass(slots=True)
 class _Utterance:
     turn_id: str
-    speculative: asyncio.Task[str] | None = None
+    speculative: asyncio.Task[list[Alternative]] | None = None
     interim: asyncio.Task[None] | None = None
     last_interim_ms: float = 0.0
 
@@ -365,7 +365,7 @@ class VoiceSession:
                 self._utterance = _Utterance(turn_id=uuid.uuid4().hex[:12])
                 await self._emit("user_speech_started", turn_id=self._utterance.turn_id)
             case SilenceStarted(audio=audio) if self._utterance is not None:
-                self._utterance.speculative = self._spawn(self._deps.stt.transcribe(audio))
+                self._utterance.speculative = self._spawn(self._deps.stt.alternatives(audio))
             case SpeechResumed() if self._utterance is not None:
                 self._utterance.speculative = None  # stale: the user kept talking
             case UtteranceEnded() if self._utterance is not None:
@@ -415,13 +415,17 @@ class VoiceSession:
         timings = {"endpoint_ms": (endpoint_at - ended.speech_end_at) * 1000.0}
         try:
             if utterance.speculative is not None:
-                text = await utterance.speculative
+                heard = await utterance.speculative
             else:
-                text = await self._deps.stt.transcribe(ended.audio)
+                heard = await self._deps.stt.alternatives(ended.audio)
         except SttError as exc:
             await self._error(exc.code, exc.message, turn_id=utterance.turn_id)
             return
         timings["stt_ms"] = (time.perf_counter() - endpoint_at) * 1000.0
+        # The likeliest hypothesis that makes sense as a request, this user's contacts counting.
+        text = await self._deps.interpreter.choose_heard(
+            [(alt.text, alt.score) for alt in heard], self.dialogue
+        )
         await self._emit("transcript", turn_id=utterance.turn_id, text=text, final=True)
         if not text:
             await self._error(
