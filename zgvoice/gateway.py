@@ -14,7 +14,9 @@ import uvicorn
 
 from voice_gateway.app import VoiceMount, create_app
 from voice_gateway.audio_store import AudioStore
+from voice_gateway.auth.routes import mount_auth
 from voice_gateway.voice.registry import SessionRegistry
+from zgvoice.auth_wiring import open_auth
 from zgvoice.devnet import devnet_node, devnet_storage, provision_devnet
 from zgvoice.runtime import Runtime, open_runtime
 from zgvoice.settings import Settings
@@ -67,6 +69,7 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
         async with (
             devnet_storage(settings.devnet, node.rpc_url, contracts) as storage,
             open_runtime(_with_devnet_storage(settings, storage.node_urls, contracts.flow)) as runtime,
+            open_auth(settings) as auth,
         ):
             log.info(
                 "devnet ready",
@@ -81,6 +84,8 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
             app = create_app(
                 runtime.service, runtime.health, settings.gateway.max_body_bytes, voice_mount(runtime)
             )
+            if auth is not None:
+                mount_auth(app, auth)
             config = uvicorn.Config(
                 app,
                 host=settings.gateway.host,

@@ -234,6 +234,39 @@ class VoiceSettings(_Section):
         return self
 
 
+class AuthSettings(_Section):
+    """Wallet sign-in (SIWE) for the gateway's `/v1/auth`, `/v1/me` and `/v1/admin` routes.
+
+    Off by default: the voice WebSocket and the mic page do not require sign-in yet.
+    """
+
+    enabled: bool = False
+    # What sign-in messages must say; from here, never from the request's Host.
+    domain: str = Field(default="127.0.0.1:8080", pattern=r"^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$")
+    scheme: Literal["https", "http"] = "http"
+    uri: str = Field(default="http://127.0.0.1:8080/", pattern=r"^https?://\S+$", max_length=500)
+    # Chains a sign-in may name; empty: the configured chain (`chain.chain_id`).
+    chain_ids: list[Annotated[int, Field(gt=0, lt=2**53)]] = Field(default_factory=list, max_length=8)
+    admin_addresses: list[str] = Field(default_factory=list, max_length=100)
+    # Browser origins that may sign in, refresh and get WebSocket tickets; empty: scheme://domain.
+    allowed_origins: list[Annotated[str, Field(pattern=r"^https?://\S+$", max_length=300)]] = Field(
+        default_factory=list, max_length=100
+    )
+    signing_key_path: Path = Path("var/auth-signing.key")
+    analytics_path: Path = Path("var/analytics.db")
+    access_ttl_s: int = Field(default=300, ge=30, le=600)
+    # Fixed-window limits: per client IP on /v1/auth/*, per IP and per user on /v1/me/* and /v1/admin/*.
+    auth_per_ip: int = Field(default=30, ge=1, le=100_000)
+    http_per_ip: int = Field(default=300, ge=1, le=1_000_000)
+    http_per_user: int = Field(default=120, ge=1, le=1_000_000)
+    rate_window_s: float = Field(default=60.0, gt=0, le=86_400)
+
+    @field_validator("admin_addresses")
+    @classmethod
+    def _checksummed(cls, values: list[str]) -> list[str]:
+        return [normalize_address(value) for value in values]
+
+
 class Settings(BaseSettings):
     """The whole configuration of one zgvoice process."""
 
@@ -262,6 +295,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     stt: SttSettings = SttSettings()
     voice: VoiceSettings = VoiceSettings()
+    auth: AuthSettings = AuthSettings()
 
     @model_validator(mode="after")
     def _cluster_has_its_services(self) -> Settings:
