@@ -1,9 +1,14 @@
-"""The HTTP API: `POST /v1/ask` and `GET /healthz`."""
+"""The HTTP API: `POST /v1/ask` and `GET /healthz` (and the voice routes when mounted).
+
+With sign-in on (a `SignInGate`), the turn routes need a bearer access token, run as the caller's
+wallet and are recorded in its history; without one they behave as they always have.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nlp import TextInputError
-from voice_gateway.ask import AskService, NoSpeechError
+from voice_gateway.ask import AskResult, AskService, NoSpeechError
 from voice_gateway.audio.decode import AudioDecodeError
 from voice_gateway.audio_store import AudioStore
+from voice_gateway.auth.gate import GateRefusal, SignInGate
+from voice_gateway.auth.tokens import AccessClaims
+from voice_gateway.history import CompletedTurn
 from voice_gateway.stt import SttError
 from voice_gateway.voice.registry import SessionRegistry
 from voice_gateway.voice.session import VoiceDeps
@@ -55,9 +63,13 @@ class _RequestError(Exception):
         self.message = message
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The one error body of the API: `{"error": {"code", "message"}}`."""
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -96,17 +108,40 @@ def _parse_ask_body(raw: bytes) -> str:
     return text
 
 
+async def _caller(gate: SignInGate | None, request: Request) -> AccessClaims | None:
+    """The signed-in caller when sign-in is on (refused with `GateRefusal` otherwise), else None."""
+    return None if gate is None else await gate.caller(request)
+
+
+async def _record(gate: SignInGate | None, caller: AccessClaims | None, result: AskResult) -> None:
+    if gate is None or caller is None:
+        return
+    turn = CompletedTurn(result.turn_id, result.outcome, result.latency_ms, time.time())
+    await gate.history.http_turn(caller.sub, caller.role, caller.sid, turn)
+
+
 def create_app(
-    service: AskService, health: HealthCheck, max_body_bytes: int, voice: VoiceMount | None = None
+    service: AskService,
+    health: HealthCheck,
+    max_body_bytes: int,
+    voice: VoiceMount | None = None,
+    gate: SignInGate | None = None,
 ) -> FastAPI:
-    """Build the gateway app around ready components (the caller owns their lifecycles)."""
+    """Build the gateway app around ready components (the caller owns their lifecycles).
+
+    With `gate`, the turn routes and the voice socket require sign-in.
+    """
     app = FastAPI(title="zgvoice gateway", version="0.1.0")
     if voice is not None:
-        _mount_voice(app, service, voice)
+        _mount_voice(app, service, voice, gate)
 
     @app.exception_handler(_RequestError)
     async def _request_error(_: Request, exc: _RequestError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(GateRefusal)
+    async def _gate_refusal(_: Request, exc: GateRefusal) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -127,11 +162,16 @@ def create_app(
 
     @app.post("/v1/ask")
     async def ask(request: Request) -> JSONResponse:
+        caller = await _caller(gate, request)  # before the body is read
         text = _parse_ask_body(await _read_body(request, max_body_bytes))
         try:
-            result = await service.ask(text, speak=False)
+            if caller is None:
+                result = await service.ask(text, speak=False)
+            else:
+                result = await service.ask(text, speak=False, user=caller.sub)
         except TextInputError as exc:
             return error_response(_INPUT_STATUS.get(exc.code, 422), exc.code, exc.message)
+        await _record(gate, caller, result)
         return JSONResponse(result.as_json())
 
     return app
@@ -161,8 +201,8 @@ class _CrossOriginStatic:
         await self._app(scope, receive, send_with_cors)
 
 
-def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount) -> None:
-    app.include_router(voice_router(voice.deps, voice.registry, voice.allowed_origins))
+def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount, gate: SignInGate | None) -> None:
+    app.include_router(voice_router(voice.deps, voice.registry, voice.allowed_origins, gate))
     static = StaticFiles(directory=STATIC_DIR, check_dir=False)
     app.mount("/static", _CrossOriginStatic(static, voice.allowed_origins), name="static")
 
@@ -172,11 +212,17 @@ def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount) -> None:
 
     @app.post("/v1/voice/query")
     async def voice_query(request: Request) -> JSONResponse:
+        caller = await _caller(gate, request)  # before the upload is read
         data = await _read_body(request, voice.upload_max_bytes)
         try:
-            result = await service.ask_audio(
-                data, voice.deps.stt, max_seconds=voice.upload_max_seconds, speak=True
-            )
+            if caller is None:
+                result = await service.ask_audio(
+                    data, voice.deps.stt, max_seconds=voice.upload_max_seconds, speak=True
+                )
+            else:
+                result = await service.ask_audio(
+                    data, voice.deps.stt, max_seconds=voice.upload_max_seconds, speak=True, user=caller.sub
+                )
         except AudioDecodeError as exc:
             return error_response(_AUDIO_STATUS.get(exc.code, 422), exc.code, exc.message)
         except NoSpeechError as exc:
@@ -185,6 +231,7 @@ def _mount_voice(app: FastAPI, service: AskService, voice: VoiceMount) -> None:
             return error_response(503, exc.code, exc.message)
         except TextInputError as exc:
             return error_response(_INPUT_STATUS.get(exc.code, 422), exc.code, exc.message)
+        await _record(gate, caller, result)
         body = result.as_json()
         if result.audio is not None:
             body["audio_url"] = f"/v1/audio/{voice.audio_store.put(result.audio)}"

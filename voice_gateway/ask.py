@@ -11,6 +11,7 @@ from typing import Any
 import anyio.to_thread
 
 from task_interpreter import Interpreter, TurnOutcome
+from task_interpreter.dialogue import Dialogue
 from task_interpreter.interpreter import StageClock
 from voice_gateway import log_context
 from voice_gateway.audio import AudioClip
@@ -49,18 +50,26 @@ class AskService:
         self._interpreter = interpreter
         self._tts = tts
 
-    async def ask(self, text: str, *, speak: bool) -> AskResult:
+    async def ask(self, text: str, *, speak: bool, user: str | None = None) -> AskResult:
         """Handle one utterance; with `speak`, also synthesize the reply.
+
+        Args:
+            text: what the user said or typed.
+            speak: also synthesize the reply.
+            user: whose profile the turn uses (a signed-in wallet); None: the local user.
 
         Raises:
             TextInputError: the text is empty, too long or not valid text (nothing was run).
         """
-        return await self._turn(text, speak=speak, clock=StageClock(), started=time.perf_counter())
+        dialogue = _dialogue(user)
+        return await self._turn(
+            text, speak=speak, clock=StageClock(), started=time.perf_counter(), dialogue=dialogue
+        )
 
     async def ask_audio(
-        self, data: bytes, stt: SpeechToText, *, max_seconds: float, speak: bool
+        self, data: bytes, stt: SpeechToText, *, max_seconds: float, speak: bool, user: str | None = None
     ) -> AskResult:
-        """Handle a whole audio file: decode, transcribe, then as `ask`.
+        """Handle a whole audio file: decode, transcribe, then as `ask` (`user` likewise).
 
         Raises:
             AudioDecodeError: not usable audio.
@@ -73,16 +82,27 @@ class AskService:
         clock.lap("decode_ms")
         heard = await stt.alternatives(pcm)
         clock.lap("stt_ms")
-        text = await self._interpreter.choose_heard([(alt.text, alt.score) for alt in heard])
+        dialogue = _dialogue(user)
+        choices = [(alt.text, alt.score) for alt in heard]
+        text = await (
+            self._interpreter.choose_heard(choices)
+            if dialogue is None
+            else self._interpreter.choose_heard(choices, dialogue)
+        )
         if not text:
             raise NoSpeechError()
-        return await self._turn(text, speak=speak, clock=clock, started=started)
+        return await self._turn(text, speak=speak, clock=clock, started=started, dialogue=dialogue)
 
-    async def _turn(self, text: str, *, speak: bool, clock: StageClock, started: float) -> AskResult:
+    async def _turn(
+        self, text: str, *, speak: bool, clock: StageClock, started: float, dialogue: Dialogue | None
+    ) -> AskResult:
         turn = uuid.uuid4().hex[:16]
         token = log_context.turn_id.set(turn)
         try:
-            outcome = await self._interpreter.handle(text, clock)
+            if dialogue is None:
+                outcome = await self._interpreter.handle(text, clock)
+            else:
+                outcome = await self._interpreter.handle(text, clock, None, dialogue)
             audio = None
             if speak:
                 audio = await self._tts.synthesize(outcome.reply)
@@ -95,6 +115,11 @@ class AskService:
             return AskResult(turn_id=turn, outcome=outcome, latency_ms=latency, audio=audio)
         finally:
             log_context.turn_id.reset(token)
+
+
+def _dialogue(user: str | None) -> Dialogue | None:
+    # A one-off dialogue of its own per request, as before, but belonging to the signed-in wallet.
+    return None if user is None else Dialogue(user=user)
 
 
 def _all_ok(outcome: TurnOutcome) -> bool:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from voice_gateway import log_context
+from voice_gateway.log_redaction import query_redaction_filter
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
 # uvicorn's `color_message` duplicates `msg` with terminal escapes.
@@ -49,6 +50,8 @@ def configure_logging(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Secrets that travel in URLs (WebSocket tickets) never reach the output, from any logger.
+    handler.addFilter(query_redaction_filter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -73,6 +73,8 @@ class AuthDeps:
         forget_user: destroys the user's data-encryption key (crypto-shredding); None when the
             deployment keeps no encrypted user data.
         ip_hash_key: key of the HMAC-SHA256 that turns client IPs into audit `ip_hash` values.
+        turn_limit: per signed-in address on the gateway's turn routes (`POST /v1/ask`,
+            `POST /v1/voice/query`); not used by these routes.
     """
 
     service: AuthService
@@ -83,6 +85,7 @@ class AuthDeps:
     allowed_origins: frozenset[str]
     forget_user: Callable[[str], Awaitable[None]] | None = None
     ip_hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    turn_limit: RateLimiter | None = None
 
 
 class _Refusal(Exception):
@@ -460,3 +463,19 @@ def _session_json(session: Session) -> dict[str, JsonValue]:
         "address": session.address,
         "role": session.role,
     }
+
+
+# For routes of other modules that share this one's conventions (body cap, error body, limits).
+Refusal = _Refusal
+text_field = _text_field
+client_ip = _client_ip
+enforce_limit = _enforce
+
+
+async def read_json_object(request: Request, allowed: set[str]) -> dict[str, object]:
+    """The request's JSON object body, read with the 4 KiB cap, with only `allowed` fields.
+
+    Raises:
+        Refusal: too large, not UTF-8, not JSON, not an object, or unknown fields.
+    """
+    return _json_object(await _read_capped(request), allowed)

@@ -29,6 +29,7 @@ from voice_gateway.audio.endpointing import (
 )
 from voice_gateway.audio.pcm import FrameError, NoiseSuppressor, Rewindower, check_frame
 from voice_gateway.audio.vad import VAD_CHUNK_BYTES, VoiceActivityDetector
+from voice_gateway.history import CompletedTurn
 from voice_gateway.stt import Alternative, SpeechToText, SttError
 from voice_gateway.tts import TextToSpeech, TtsError, split_sentences
 from voice_gateway.voice import protocol as p
@@ -108,9 +109,24 @@ class _Utterance:
 
 
 class VoiceSession:
-    """Runs until the client stops, disconnects, or stops reading."""
+    """Runs until the client stops, disconnects, or stops reading.
 
-    def __init__(self, deps: VoiceDeps, transport: Transport) -> None:
+    Args:
+        deps: what every session shares.
+        transport: the socket.
+        user: whose profile, contacts and notes the dialogue uses (a signed-in wallet's address);
+            None: the deployment's local user.
+        on_turn: told about each turn that produced a reply, after its `metrics`; must not block.
+    """
+
+    def __init__(
+        self,
+        deps: VoiceDeps,
+        transport: Transport,
+        *,
+        user: str | None = None,
+        on_turn: Callable[[CompletedTurn], None] | None = None,
+    ) -> None:
         self.id = uuid.uuid4().hex[:16]
         self._deps = deps
         self._cfg = deps.config
@@ -131,7 +147,8 @@ class VoiceSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.history: list[DialogueTurn] = []
         # What the interpreter remembers of this conversation (pending confirmations included).
-        self.dialogue = Dialogue()
+        self.dialogue = Dialogue() if user is None else Dialogue(user=user)
+        self._on_turn = on_turn
         self.frames_received = 0
         self.frames_dropped = 0
 
@@ -157,6 +174,14 @@ class VoiceSession:
                 with contextlib.suppress(BaseException):
                     await task
             log_context.session_id.reset(token)
+
+    async def end(self, code: str, message: str, close_code: int) -> None:
+        """End the session from outside (e.g. its sign-in was revoked): a fatal `error`, then the close."""
+        try:
+            await self._error(code, message, fatal=True)
+            await self._close_after_sending(close_code, code)
+        except OutboxFull:
+            await self._transport.close(close_code, code)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -447,6 +472,8 @@ class VoiceSession:
         token = log_context.turn_id.set(turn_id)
         try:
             clock = StageClock()
+            # What a "yes" in this turn would send, for the history's transaction record.
+            pending_before = self.dialogue.pending
             try:
                 outcome = await self._deps.interpreter.handle(
                     text, clock, _EventObserver(self, turn_id), self.dialogue
@@ -479,6 +506,9 @@ class VoiceSession:
                 # Also after a barge-in: the latency up to the first audio is still worth reporting.
                 latency = {k: round(v, 1) for k, v in timings.items()}
                 await self._emit("metrics", turn_id=turn_id, latency_ms=latency)
+                if self._on_turn is not None:
+                    summary = None if pending_before is None else pending_before.summary
+                    self._on_turn(CompletedTurn(turn_id, outcome, latency, time.time(), summary))
         finally:
             log_context.turn_id.reset(token)
 
