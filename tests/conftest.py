@@ -45,6 +45,8 @@ def isolated_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Tem
         ("ZGV_PROFILES__MASTER_KEY_PATH", "master.key"),
         ("ZGV_PROFILES__BLOBS_PATH", "profiles.db"),
         ("ZGV_PROFILES__KEYS_PATH", "data-keys.db"),
+        ("ZGV_AUTH__SIGNING_KEY_PATH", "auth-signing.key"),
+        ("ZGV_AUTH__ANALYTICS_PATH", "analytics.db"),
     ):
         monkeypatch.setenv(name, str(state / file))
 

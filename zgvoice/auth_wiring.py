@@ -15,20 +15,63 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from cryptography.hazmat.primitives import serialization
 
 from voice_gateway.analytics import AnalyticsStore, SqliteAnalyticsStore
+from voice_gateway.auth.contract_wallet import Eip1271Checker
+from voice_gateway.auth.gate import SignInGate
+from voice_gateway.auth.page_wallet import DevnetWallet, SignInTerms
 from voice_gateway.auth.rate_limit import RateLimiter
 from voice_gateway.auth.routes import AuthDeps
 from voice_gateway.auth.service import AuthPolicy, AuthService
 from voice_gateway.auth.session_store import MemorySessionStore, SessionStore
 from voice_gateway.auth.siwe import SiweExpectations
 from voice_gateway.auth.tokens import SigningKeys, ensure_signing_key, load_signing_key
+from voice_gateway.history import HistoryRecorder
+from zerog_client import DEVNET
 from zgvoice.runtime import user_cipher
 from zgvoice.settings import Settings
+
+
+def sign_in_expectations(settings: Settings) -> SiweExpectations:
+    """What a sign-in message must say on this deployment (from settings, never from requests)."""
+    cfg = settings.auth
+    domain = sign_in_domain(settings)
+    return SiweExpectations(
+        domain=domain,
+        scheme=cfg.scheme,
+        uri=cfg.uri or f"{cfg.scheme}://{domain}/",
+        chain_ids=frozenset(cfg.chain_ids or [settings.chain.chain_id]),
+    )
+
+
+def sign_in_domain(settings: Settings) -> str:
+    """The domain sign-in messages name: configured, or where the gateway listens."""
+    return settings.auth.domain or f"{settings.gateway.host}:{settings.gateway.port}"
+
+
+def page_wallet(settings: Settings) -> tuple[SignInTerms, DevnetWallet | None]:
+    """The mic page's sign-in terms, and the built-in wallet when the chain is the local devnet."""
+    terms = SignInTerms(sign_in_expectations(settings), settings.chain.chain_id)
+    on_devnet = settings.chain.chain_id == DEVNET.chain_id
+    if not (settings.auth.devnet_wallet and on_devnet):
+        return terms, None
+    return terms, DevnetWallet(settings.wallet.devnet_key.get_secret_value(), terms)
 
 
 def auth_origins(settings: Settings) -> frozenset[str]:
     """Browser origins that may sign in: configured, or `<scheme>://<domain>`."""
     cfg = settings.auth
-    return frozenset(cfg.allowed_origins) or frozenset({f"{cfg.scheme}://{cfg.domain}"})
+    return frozenset(cfg.allowed_origins) or frozenset({f"{cfg.scheme}://{sign_in_domain(settings)}"})
+
+
+def sign_in_gate(settings: Settings, auth: AuthDeps) -> SignInGate:
+    """Sign-in on the turn routes and the voice socket, from what `open_auth` opened."""
+    if auth.turn_limit is None:
+        raise ValueError("open_auth sets the per-user turn limit; these AuthDeps have none")
+    return SignInGate(
+        service=auth.service,
+        turn_limit=auth.turn_limit,
+        history=HistoryRecorder(auth.analytics),
+        recheck_s=settings.auth.session_recheck_s,
+    )
 
 
 @asynccontextmanager
@@ -67,14 +110,14 @@ async def open_auth(settings: Settings) -> AsyncIterator[AuthDeps | None]:
         stack.push_async_callback(analytics.close)
 
         origins = auth_origins(settings)
-        expectations = SiweExpectations(
-            domain=cfg.domain,
-            scheme=cfg.scheme,
-            uri=cfg.uri,
-            chain_ids=frozenset(cfg.chain_ids or [settings.chain.chain_id]),
-        )
+        expectations = sign_in_expectations(settings)
         policy = AuthPolicy(access_ttl_s=cfg.access_ttl_s, allowed_origins=origins)
-        service = AuthService(store, SigningKeys(key), expectations, cfg.admin_addresses, policy=policy)
+        # Contract wallets (EIP-1271) are asked on the configured chain, whose id the checker verifies.
+        checker = Eip1271Checker.from_url(settings.chain.rpc_url)
+        stack.push_async_callback(checker.aclose)
+        service = AuthService(
+            store, SigningKeys(key), expectations, cfg.admin_addresses, checker, policy=policy
+        )
         cipher = user_cipher(settings)
 
         async def forget_user(address: str) -> None:
@@ -89,6 +132,7 @@ async def open_auth(settings: Settings) -> AsyncIterator[AuthDeps | None]:
             auth_ip_limit=RateLimiter(store, cfg.auth_per_ip, cfg.rate_window_s, "auth-ip"),
             http_ip_limit=RateLimiter(store, cfg.http_per_ip, cfg.rate_window_s, "http-ip"),
             user_limit=RateLimiter(store, cfg.http_per_user, cfg.rate_window_s, "http-user"),
+            turn_limit=RateLimiter(store, cfg.turns_per_user, cfg.rate_window_s, "turn-user"),
             allowed_origins=origins,
             forget_user=forget_user,
             # Stable across restarts and replicas, so audit events of one IP can be correlated.

@@ -11,12 +11,15 @@ from collections.abc import Generator
 
 import anyio.to_thread
 import uvicorn
+from fastapi import FastAPI
 
 from voice_gateway.app import VoiceMount, create_app
 from voice_gateway.audio_store import AudioStore
+from voice_gateway.auth.page_wallet import mount_page_wallet, mount_sign_in_off
 from voice_gateway.auth.routes import mount_auth
+from voice_gateway.log_redaction import install_query_redaction
 from voice_gateway.voice.registry import SessionRegistry
-from zgvoice.auth_wiring import open_auth
+from zgvoice.auth_wiring import open_auth, page_wallet, sign_in_gate
 from zgvoice.devnet import devnet_node, devnet_storage, provision_devnet
 from zgvoice.runtime import Runtime, open_runtime
 from zgvoice.settings import Settings
@@ -81,25 +84,40 @@ async def serve_embedded(settings: Settings, stop_requested: threading.Event) ->
                 },
             )
             await anyio.to_thread.run_sync(runtime.warm_up)
+            gate = sign_in_gate(settings, auth) if auth is not None else None
             app = create_app(
-                runtime.service, runtime.health, settings.gateway.max_body_bytes, voice_mount(runtime)
+                runtime.service,
+                runtime.health,
+                settings.gateway.max_body_bytes,
+                voice_mount(runtime),
+                gate=gate,
             )
             if auth is not None:
                 mount_auth(app, auth)
-            config = uvicorn.Config(
-                app,
-                host=settings.gateway.host,
-                port=settings.gateway.port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-            )
-            server = _GatewayServer(config, stop_requested)
+                terms, wallet = page_wallet(settings)
+                mount_page_wallet(app, terms, wallet, auth.service, auth.auth_ip_limit)
+            else:
+                mount_sign_in_off(app)
+            server = _GatewayServer(uvicorn_config(app, settings), stop_requested)
             log.info(
                 "gateway starting", extra={"url": f"http://{settings.gateway.host}:{settings.gateway.port}"}
             )
             await server.serve()
     log.info("stopped")
+
+
+def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """How the gateway is served: our logging (none of uvicorn's own configuration), no access log,
+    and `ticket=` values redacted from the request lines uvicorn logs anyway (WebSocket upgrades)."""
+    install_query_redaction()
+    return uvicorn.Config(
+        app,
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
 
 
 def allowed_origins(settings: Settings) -> frozenset[str]:
@@ -115,7 +133,7 @@ def voice_mount(runtime: Runtime) -> VoiceMount:
     v = runtime.settings.voice
     return VoiceMount(
         deps=runtime.voice_deps(),
-        registry=SessionRegistry(v.max_sessions, v.max_sessions_per_client),
+        registry=SessionRegistry(v.max_sessions, v.max_sessions_per_client, v.max_sessions_per_user),
         allowed_origins=allowed_origins(runtime.settings),
         audio_store=AudioStore(v.audio_store_entries, v.audio_ttl_s),
         upload_max_bytes=v.upload_max_bytes,

@@ -204,6 +204,8 @@ class VoiceSettings(_Section):
     allowed_origins: list[str] = Field(default_factory=list, max_length=100)
     max_sessions: int = Field(default=32, ge=1, le=10_000)
     max_sessions_per_client: int = Field(default=4, ge=1, le=1000)
+    # With sign-in on: concurrent sessions of one wallet, whatever clients they come from.
+    max_sessions_per_user: int = Field(default=4, ge=1, le=1000)
     max_frame_bytes: int = Field(default=64 * 1024, ge=640, le=1024 * 1024)
     max_text_message_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)
@@ -237,14 +239,16 @@ class VoiceSettings(_Section):
 class AuthSettings(_Section):
     """Wallet sign-in (SIWE) for the gateway's `/v1/auth`, `/v1/me` and `/v1/admin` routes.
 
-    Off by default: the voice WebSocket and the mic page do not require sign-in yet.
+    Off by default. When on, the voice WebSocket takes a one-time ticket (`POST /v1/auth/ws-ticket`)
+    and `POST /v1/ask` and `POST /v1/voice/query` need a bearer access token.
     """
 
     enabled: bool = False
-    # What sign-in messages must say; from here, never from the request's Host.
-    domain: str = Field(default="127.0.0.1:8080", pattern=r"^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$")
+    # What sign-in messages must say; from here, never from the request's Host. Unset: where the
+    # gateway listens (`gateway.host:gateway.port`, and that with `/` as the URI).
+    domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$")
     scheme: Literal["https", "http"] = "http"
-    uri: str = Field(default="http://127.0.0.1:8080/", pattern=r"^https?://\S+$", max_length=500)
+    uri: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
     # Chains a sign-in may name; empty: the configured chain (`chain.chain_id`).
     chain_ids: list[Annotated[int, Field(gt=0, lt=2**53)]] = Field(default_factory=list, max_length=8)
     admin_addresses: list[str] = Field(default_factory=list, max_length=100)
@@ -252,6 +256,9 @@ class AuthSettings(_Section):
     allowed_origins: list[Annotated[str, Field(pattern=r"^https?://\S+$", max_length=300)]] = Field(
         default_factory=list, max_length=100
     )
+    # The mic page's built-in wallet (a public development key): offered only when the configured
+    # chain is the local devnet's, never on a real network whatever this says.
+    devnet_wallet: bool = True
     signing_key_path: Path = Path("var/auth-signing.key")
     analytics_path: Path = Path("var/analytics.db")
     access_ttl_s: int = Field(default=300, ge=30, le=600)
@@ -259,7 +266,11 @@ class AuthSettings(_Section):
     auth_per_ip: int = Field(default=30, ge=1, le=100_000)
     http_per_ip: int = Field(default=300, ge=1, le=1_000_000)
     http_per_user: int = Field(default=120, ge=1, le=1_000_000)
+    # Per signed-in user on the turn routes (POST /v1/ask, POST /v1/voice/query), same window.
+    turns_per_user: int = Field(default=60, ge=1, le=1_000_000)
     rate_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    # How often an open voice socket re-checks its sign-in; a revoked session closes within about this.
+    session_recheck_s: float = Field(default=0.5, ge=0.05, le=0.5)
 
     @field_validator("admin_addresses")
     @classmethod

@@ -109,6 +109,8 @@ button.primary, .ask button {
 .confirm .summary { font-weight: 600; }
 .confirm .expires { color: var(--zgv-muted); font-size: 0.9rem; }
 .confirm .buttons { display: flex; gap: 0.5rem; }
+.wallet { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem; font-size: 0.95rem; }
+.wallet .who { flex: 1 1 12rem; }
 .log {
   list-style: none;
   margin: 0;
@@ -181,6 +183,13 @@ export const TEMPLATE = `
     <div class="actions">
       <button class="secondary interrupt" type="button" hidden>Stop speaking</button>
     </div>
+  </div>
+  <div class="wallet" role="group" aria-label="Wallet" hidden>
+    <span class="who">Sign in with your wallet to talk.</span>
+    <button class="secondary connect" type="button">Connect wallet</button>
+    <button class="secondary devnet" type="button" hidden
+      title="A public development key of the local devnet: never use it on a real network">Use devnet wallet (test key)</button>
+    <button class="secondary signout" type="button" hidden>Sign out</button>
   </div>
   <div class="confirm" role="group" aria-label="Confirmation needed" hidden>
     <p class="summary"></p>

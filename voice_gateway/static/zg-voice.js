@@ -12,6 +12,7 @@
 // server message), `zgv-state`, `zgv-interrupt` ({played_ms, reason}).
 
 import { AudioEngine } from "./audio-engine.js";
+import { SignInError, WalletSignIn, shortAddress } from "./wallet.js";
 import { TEMPLATE } from "./zg-voice-template.js";
 
 const PROTOCOL = "zgv-voice/1";
@@ -51,6 +52,13 @@ function defaultServer() {
   return url.href;
 }
 
+/** The gateway's HTTP origin for a voice WebSocket URL (ws -> http, wss -> https). */
+function httpOrigin(socketUrl) {
+  const url = new URL(socketUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  return url.origin;
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -79,7 +87,13 @@ class ZgVoiceElement extends HTMLElement {
       input: find(".ask input"),
       error: find(".error"),
       announcer: find(".announcer"),
+      wallet: find(".wallet"),
+      who: find(".wallet .who"),
+      connect: find(".wallet .connect"),
+      devnet: find(".wallet .devnet"),
+      signout: find(".wallet .signout"),
     };
+    this._wallet = null;
     this._state = "idle";
     this._session = null;
     this._engine = null;
@@ -93,6 +107,9 @@ class ZgVoiceElement extends HTMLElement {
 
     this._ui.mic.addEventListener("click", () => this._onMicClick());
     this._ui.interrupt.addEventListener("click", () => this.interrupt());
+    this._ui.connect.addEventListener("click", () => this._signIn("extension"));
+    this._ui.devnet.addEventListener("click", () => this._signIn("devnet"));
+    this._ui.signout.addEventListener("click", () => this._signOut());
     find(".do-confirm").addEventListener("click", () => this._answerConfirmation("confirm"));
     find(".do-cancel").addEventListener("click", () => this._answerConfirmation("cancel"));
     this._ui.form.addEventListener("submit", (event) => {
@@ -121,6 +138,12 @@ class ZgVoiceElement extends HTMLElement {
 
   connectedCallback() {
     this._setState(this._state);
+    this._showWallet();
+  }
+
+  /** The signed-in wallet address, or null. */
+  get walletAddress() {
+    return this._wallet ? this._wallet.address : null;
   }
 
   disconnectedCallback() {
@@ -254,13 +277,72 @@ class ZgVoiceElement extends HTMLElement {
     return session;
   }
 
-  _connect(session) {
+  // ---- wallet --------------------------------------------------------------------------------
+
+  _walletClient() {
+    const origin = httpOrigin(this.server);
+    if (!this._wallet || this._wallet.origin !== origin) {
+      this._wallet = new WalletSignIn(origin);
+      this._wallet.origin = origin;
+      this._wallet.addEventListener("change", () => this._showWallet());
+    }
+    return this._wallet;
+  }
+
+  /** Show the wallet bar when this gateway asks for sign-in. */
+  async _showWallet() {
+    const wallet = this._walletClient();
+    let info;
+    try {
+      info = await wallet.info();
+    } catch (error) {
+      this._showError(error.message);
+      return;
+    }
+    const ui = this._ui;
+    ui.wallet.hidden = !info;
+    if (!info) return;
+    const address = wallet.address;
+    ui.who.textContent = address ? `Signed in as ${shortAddress(address)}` : "Sign in with your wallet to talk.";
+    ui.connect.hidden = Boolean(address);
+    ui.devnet.hidden = Boolean(address) || !info.devnet_wallet;
+    ui.signout.hidden = !address;
+    this.dataset.wallet = address || "";
+  }
+
+  async _signIn(kind) {
+    const wallet = this._walletClient();
+    this._clearError();
+    try {
+      if (kind === "devnet") await wallet.signInWithDevnetWallet();
+      else await wallet.signInWithExtension();
+    } catch (error) {
+      this._showError(error instanceof SignInError ? error.message : "Sign-in did not complete.");
+    }
+  }
+
+  async _signOut() {
+    await this.stop();
+    await this._walletClient().signOut();
+  }
+
+  /** The voice socket's URL: with a one-time ticket when this gateway asks for sign-in. */
+  async _socketUrl() {
+    const wallet = this._walletClient();
+    if (!(await wallet.info())) return this.server;
+    const url = new URL(this.server);
+    url.searchParams.set("ticket", await wallet.ticket());
+    return url.href;
+  }
+
+  async _connect(session) {
+    const socketUrl = await this._socketUrl();
     return new Promise((resolve, reject) => {
       if (session !== this._session) {
         reject(new Error("the session was stopped"));
         return;
       }
-      const ws = new WebSocket(this.server);
+      const ws = new WebSocket(socketUrl);
       ws.binaryType = "arraybuffer";
       session.ws = ws;
       session.resolveReady = resolve;
