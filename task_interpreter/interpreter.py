@@ -9,6 +9,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from eth_utils.address import to_checksum_address
+
 from learning.crypto import EnvelopeCipher
 from learning.profiles import Profile, ProfileStore
 from nlp import Intent, IntentName, clean_text
@@ -82,6 +84,8 @@ class TurnOutcome:
 
 
 log = logging.getLogger(__name__)
+
+_CHECKSUMMED = re.compile(r"0x[0-9a-fA-F]{40}")
 
 DEFAULT_WRITE_THRESHOLD = 0.7
 
@@ -171,7 +175,7 @@ class Interpreter:
         clock.lap("nlp_ms")
         if observer is not None:
             await observer.on_intent(intent)
-        turn = _Turn(transcript, intent, clock, observer)
+        turn = _Turn(transcript, intent, clock, observer, self._own_address(dialogue))
         reply = await self._respond(turn, spoken, dialogue)
         clock.lap("reply_ms")
         dialogue.last_reply = reply
@@ -218,6 +222,7 @@ class Interpreter:
             return prefix + reply
         context = replace(
             self._context,
+            user_address=turn.user_address,
             contacts=dict(profile.contacts),
             last_tx_hash=dialogue.last_tx_hash,
             transcript=turn.transcript,
@@ -231,7 +236,7 @@ class Interpreter:
         prepared = turn.results[0].data if len(turn.results) == 1 and turn.results[0].ok else None
         if prepared is not None and plan.calls[0].tool in _PREPARE_TOOLS:
             return prefix + self._await_confirmation(plan.calls[0].tool, prepared, intent, dialogue)
-        return prefix + compose_reply(intent, plan, turn.results, self._context.user_address)
+        return prefix + compose_reply(intent, plan, turn.results, turn.user_address)
 
     def _await_confirmation(
         self, tool: str, prepared: dict[str, Any], intent: Intent, dialogue: Dialogue
@@ -259,7 +264,7 @@ class Interpreter:
         await turn.run(plan, self._executor)
         first = turn.results[0]
         if not first.ok:
-            return compose_reply(turn.intent, plan, turn.results, self._context.user_address)
+            return compose_reply(turn.intent, plan, turn.results, turn.user_address)
         if first.data is not None and "tx_hash" in first.data:
             dialogue.last_tx_hash = str(first.data["tx_hash"])
         elif first.data is not None and first.data.get("transfers"):
@@ -284,7 +289,7 @@ class Interpreter:
             )
             await turn.run(plan, self._executor)
             if not turn.results[0].ok:
-                return compose_reply(intent, plan, turn.results, self._context.user_address)
+                return compose_reply(intent, plan, turn.results, turn.user_address)
             return "Saved your note on 0G storage, encrypted so only you can read it."
         if intent.name is IntentName.STORE_FILE:
             name = intent.slots.get("file_name")
@@ -296,12 +301,12 @@ class Interpreter:
             if not first.ok:
                 if first.error is not None and first.error.code in ("local_file_error", "path_not_allowed"):
                     return f"I can't find {name} in your files folder."
-                return compose_reply(intent, plan, turn.results, self._context.user_address)
+                return compose_reply(intent, plan, turn.results, turn.user_address)
             return f"Stored {name} on 0G storage."
         listing = Plan(calls=(ToolCall(STORAGE, "my_files"),))
         await turn.run(listing, self._executor)
         if not turn.results[0].ok or turn.results[0].data is None:
-            return compose_reply(intent, listing, turn.results, self._context.user_address)
+            return compose_reply(intent, listing, turn.results, turn.user_address)
         files = list(turn.results[0].data.get("files", []))
         if intent.name is IntentName.LIST_FILES:
             return _files_reply(files)
@@ -315,7 +320,7 @@ class Interpreter:
         await turn.run(fetch, self._executor)
         got = turn.results[0]
         if not got.ok or got.data is None:
-            return compose_reply(intent, fetch, turn.results, self._context.user_address)
+            return compose_reply(intent, fetch, turn.results, turn.user_address)
         content = str(got.data.get("content", ""))
         if content.startswith(NOTE_PREFIX):
             if self._notes is None:
@@ -344,7 +349,14 @@ class Interpreter:
         reading = Intent(
             _TOOL_INTENTS.get(plan.calls[-1].tool, IntentName.UNKNOWN) if plan.calls else IntentName.UNKNOWN
         )
-        return compose_reply(reading, plan, turn.results, self._context.user_address)
+        return compose_reply(reading, plan, turn.results, turn.user_address)
+
+    def _own_address(self, dialogue: Dialogue) -> str | None:
+        # A signed-in user's "my" is their own wallet; otherwise the deployment's configured one.
+        user = dialogue.user
+        if _CHECKSUMMED.fullmatch(user) and to_checksum_address(user) == user:
+            return user
+        return self._context.user_address
 
     async def _profile(self, user: str) -> Profile:
         if self._profiles is None:
@@ -364,6 +376,8 @@ class _Turn:
     intent: Intent
     clock: StageClock
     observer: TurnObserver | None
+    # Whose wallet "my" means in this turn.
+    user_address: str | None = None
     plan: Plan = field(default_factory=Plan)
     results: list[ToolResult] = field(default_factory=list)
 

@@ -184,3 +184,11 @@ async def test_contacts_persist_encrypted_between_conversations(runtime: Runtime
     blobs = runtime.settings.profiles.blobs_path.read_bytes()
     assert b"alice" not in blobs
     assert ALICE.encode() not in blobs
+
+
+async def test_my_balance_is_the_signed_in_wallets_own(runtime: Runtime, reader: ChainReader) -> None:
+    # A conversation that belongs to a wallet (a signed-in user) asks about that wallet.
+    signed_in = Dialogue(user=BOB)
+    assert (await say(runtime, signed_in, "what is my balance")).startswith("You have 0 0G")
+    # Without sign-in, "my" is the deployment's own wallet (on the devnet: the first dev account).
+    assert (await say(runtime, Dialogue(), "what is my balance")).startswith("You have 10,000 0G")
