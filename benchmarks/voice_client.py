@@ -25,8 +25,12 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from benchmarks.pcm import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, read_wav, to_float, voiced_frames
+from zgvoice.login import VoiceTickets, origin_of
+
+_TICKETS = VoiceTickets()
 
 FRAME_BYTES = FRAME_SAMPLES * 2
 LEADING_SILENCE_FRAMES = 10  # the clip generator's 200 ms, used as the noise-floor reference
@@ -162,9 +166,13 @@ class VoiceSession:
         try:
             # No compression: PCM barely compresses and deflate would add CPU time to every frame.
             # No proxy from the environment: the server is on this machine.
+            # Signed in (the devnet wallet) when the gateway asks: a ticket per session, fetched
+            # before the socket opens, so it is in no turn's timing.
+            url = await _TICKETS.url(self.url)
             self._ws = await self._stack.enter_async_context(
                 connect(
-                    self.url,
+                    url,
+                    origin=Origin(origin_of(self.url)),
                     compression=None,
                     proxy=None,
                     open_timeout=10,

@@ -24,6 +24,8 @@ from zgvoice.eval_cli import add_parser as add_eval_parser
 from zgvoice.eval_cli import run as run_eval
 from zgvoice.kv_cli import add_parser as add_kv_parser
 from zgvoice.kv_cli import run as run_kv
+from zgvoice.login import add_parser as add_login_parser
+from zgvoice.login import run as run_login
 from zgvoice.logs import configure_logging
 from zgvoice.mcp_cli import add_parser as add_mcp_parser
 from zgvoice.mcp_cli import run as run_mcp
@@ -83,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_mcp_parser(commands)
     add_eval_parser(commands)
+    add_login_parser(commands)
     return parser
 
 
@@ -264,6 +267,9 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(run_kv(settings, args))
         elif args.command == "eval":
             asyncio.run(run_eval(settings, args))
+        elif args.command == "login":
+            gateway = f"http://{settings.gateway.host}:{settings.gateway.port}"
+            asyncio.run(run_login(gateway, args))
     except CliError as exc:
         print(f"zgv: {exc}", file=sys.stderr)
         return exc.exit_code

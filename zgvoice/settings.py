@@ -239,11 +239,12 @@ class VoiceSettings(_Section):
 class AuthSettings(_Section):
     """Wallet sign-in (SIWE) for the gateway's `/v1/auth`, `/v1/me` and `/v1/admin` routes.
 
-    Off by default. When on, the voice WebSocket takes a one-time ticket (`POST /v1/auth/ws-ticket`)
-    and `POST /v1/ask` and `POST /v1/voice/query` need a bearer access token.
+    On by default: voice sessions belong to a wallet. The voice WebSocket takes a one-time ticket
+    (`POST /v1/auth/ws-ticket`) and `POST /v1/ask` and `POST /v1/voice/query` need a bearer access
+    token. On the local devnet the mic page offers a built-in wallet, so no extension is needed.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     # What sign-in messages must say; from here, never from the request's Host. Unset: where the
     # gateway listens (`gateway.host:gateway.port`, and that with `/` as the URI).
     domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$")

@@ -127,6 +127,11 @@ def open_page(browser_engine: Any, gateway: str, tmp_path: Path) -> Iterator[Cal
         page = context.new_page()
         page.add_init_script(TRACE_SCRIPT)
         page.goto(f"{gateway}/")
+        # Sign-in is on by default: the devnet's built-in wallet, as a person would click it.
+        page.get_by_role("button", name="Use devnet wallet (test key)").click()
+        page.wait_for_function(
+            "() => document.querySelector('zg-voice').dataset.wallet", timeout=TURN_TIMEOUT_MS, polling=100
+        )
         return page
 
     yield launch

@@ -16,13 +16,16 @@ from tests.support.processes import children_of, free_port, is_alive, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def http_json(url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(url, data=body)
+def http_json(
+    url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=body, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        with err:  # it holds the connection
+            return err.code, json.loads(err.read())
 
 
 def answers(url: str) -> bool:
@@ -48,10 +51,17 @@ def test_up_serves_real_balances_and_stops_everything(stop_signal: signal.Signal
             anvils = children_of(process.pid)
             assert len(anvils) == 1
 
-            status, body = http_json(f"{base}/v1/ask", b'{"text":"what is my balance"}')
+            question = b'{"text":"what is my balance"}'
+            assert http_json(f"{base}/v1/ask", question)[0] == 401  # sign-in is on by default
+            # `zgv login` signs in with the devnet's built-in wallet and prints an access token.
+            login_command = [str(ZGV), "login", "--url", base]
+            login = subprocess.run(login_command, capture_output=True, env=zgv_env(), timeout=30, check=False)
+            assert login.returncode == 0, login.stderr.decode()
+            bearer = {"Authorization": f"Bearer {login.stdout.decode().strip()}"}
+            status, body = http_json(f"{base}/v1/ask", question, bearer)
             assert status == 200
             assert body["reply"] == "You have 10,000 0G."
-            status, body = http_json(f"{base}/v1/ask", b'{"text":""}')
+            status, body = http_json(f"{base}/v1/ask", b'{"text":""}', bearer)
             assert status == 422
 
             process.send_signal(stop_signal)

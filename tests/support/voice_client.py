@@ -13,6 +13,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from zgvoice.login import VoiceTickets, origin_of
+
 FRAME_BYTES = 640  # 20 ms at 16 kHz
 
 
@@ -98,11 +100,24 @@ class VoiceClient:
         return [r for r in self.received[start:end] if r.audio is not None]
 
 
+_tickets = VoiceTickets()
+
+
+async def signed_in_url(url: str) -> str:
+    """`url` with a one-time ticket when its gateway asks for sign-in (as the devnet wallet)."""
+    return await _tickets.url(url)
+
+
 @asynccontextmanager
 async def voice_client(
-    url: str, *, origin: str | None = None, start: dict[str, Any] | None = None
+    url: str, *, origin: str | None = None, start: dict[str, Any] | None = None, signed_in: bool = True
 ) -> AsyncIterator[VoiceClient]:
-    """Connect, send `start` (unless `start` is `{}`), wait for `ready`, and record everything."""
+    """Connect (signed in as the devnet wallet when the gateway asks, unless `signed_in` is off), send
+    `start` (unless `start` is `{}`), wait for `ready`, and record everything. Without an `origin`,
+    a signed-in client sends its gateway's own, as the mic page would."""
+    if signed_in:
+        url = await signed_in_url(url)
+        origin = origin or origin_of(url)
     headers = {"Origin": origin} if origin else None
     async with connect(url, additional_headers=headers, max_size=2**22) as ws:
         client = VoiceClient(ws)

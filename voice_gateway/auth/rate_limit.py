@@ -62,6 +62,11 @@ class RateLimiter:
         self._window_s = float(window_s)
         self._name = name
 
+    @property
+    def name(self) -> str:
+        """The limit's name (its keys' namespace)."""
+        return self._name
+
     def _key(self, subject: str) -> str:
         encoded = subject.encode()
         if len(encoded) <= MAX_SUBJECT_BYTES:

@@ -8,9 +8,10 @@ Thin handlers around `AuthService` and `AnalyticsStore`. What every handler shar
 - Every refused sign-in, refresh or token is a 401 `auth_failed` with one generic message; the
   precise reason goes to the log (code only, never a token, signature or message) and, for sign-in
   and refresh, to the analytics audit log with the client IP hashed.
-- Rate limits: per IP on `/v1/auth/*`; per IP (before the token is checked, so garbage tokens are
-  throttled too) and per user (after) on `/v1/me/*` and `/v1/admin/*`. A refusal is 429 with
-  `Retry-After`.
+- Rate limits: per IP on the sign-in routes of `/v1/auth/*`; per IP (before the token is checked, so
+  garbage tokens are throttled too) and per user (after) on `/v1/auth/ws-ticket`, `/v1/me/*` and
+  `/v1/admin/*`. A refusal is 429 with `Retry-After`, and the refused client is answered before
+  routing for a few seconds after (`flood_guard`).
 
 The client IP is the socket peer: behind a reverse proxy every request shares the proxy's IP, so a
 deployment behind one must put a proxy-aware middleware in front (not done here).
@@ -41,6 +42,7 @@ from voice_gateway.analytics.store import (
     HistoryPage,
     JsonValue,
 )
+from voice_gateway.auth.flood_guard import Bench, FloodGuard
 from voice_gateway.auth.rate_limit import RateLimiter
 from voice_gateway.auth.service import AuthError, AuthService, Session
 from voice_gateway.auth.siwe import MAX_MESSAGE_CHARS, MAX_SIGNATURE_CHARS
@@ -114,7 +116,17 @@ def mount_auth(app: FastAPI, deps: AuthDeps) -> None:
         app: the gateway app (`voice_gateway.app.create_app`).
         deps: the service, stores and limits the routes use (the caller owns their lifecycles).
     """
-    routes = _Routes(deps)
+    # Clients a per-IP limit refused are answered before routing for a few seconds (flood_guard).
+    bench = Bench(
+        {
+            "/v1/auth/ws-ticket": deps.http_ip_limit.name,
+            "/v1/auth/": deps.auth_ip_limit.name,
+            "/v1/me": deps.http_ip_limit.name,
+            "/v1/admin/": deps.http_ip_limit.name,
+        }
+    )
+    app.add_middleware(FloodGuard, bench=bench)
+    routes = _Routes(deps, bench)
     app.add_api_route("/v1/auth/nonce", routes.nonce, methods=["GET"])
     app.add_api_route("/v1/auth/verify", routes.verify, methods=["POST"])
     app.add_api_route("/v1/auth/refresh", routes.refresh, methods=["POST"])
@@ -127,8 +139,9 @@ def mount_auth(app: FastAPI, deps: AuthDeps) -> None:
 
 
 class _Routes:
-    def __init__(self, deps: AuthDeps) -> None:
+    def __init__(self, deps: AuthDeps, bench: Bench) -> None:
         self._d = deps
+        self._bench = bench
 
     # --- /v1/auth ---------------------------------------------------------------------------------
 
@@ -202,7 +215,9 @@ class _Routes:
         return await self._guarded(request, self._ws_ticket)
 
     async def _ws_ticket(self, request: Request) -> JSONResponse:
-        await self._limit_ip(request, self._d.auth_ip_limit)
+        # Signed in already: limited like the other authenticated routes (per IP, then per wallet),
+        # not by the tight limit on sign-in attempts; a page reconnecting is no sign-in.
+        await self._limit_ip(request, self._d.http_ip_limit)
         claims = await self._bearer(request, "gateway")
         await self._limit_user(claims)
         origin = request.headers.get("origin")
@@ -334,7 +349,12 @@ class _Routes:
             raise _Refusal(403, "origin_not_allowed", "this page may not use this session")
 
     async def _limit_ip(self, request: Request, limiter: RateLimiter) -> None:
-        await _enforce(limiter, _client_ip(request))
+        ip = _client_ip(request)
+        try:
+            await _enforce(limiter, ip)
+        except _Refusal as refusal:
+            self._bench.refused(limiter.name, ip, float(refusal.headers.get("Retry-After", "1")))
+            raise
 
     async def _limit_user(self, claims: AccessClaims) -> None:
         await _enforce(self._d.user_limit, claims.sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
@@ -16,6 +17,7 @@ import pytest
 from tests.support.gateway import Gateway
 from tests.support.processes import wait_until
 from tests.support.speech import opus_file, silence, wav_bytes
+from zgvoice.login import sign_in_blocking
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,12 +28,17 @@ with wave.open(str(CLIP)) as _clip:
     SPEECH = _clip.readframes(_clip.getnframes()) + silence(300)
 
 
+@functools.cache
+def bearer(http: str) -> str:
+    """An access token of the gateway's devnet wallet (sign-in is on by default)."""
+    return f"Bearer {sign_in_blocking(http).access_token}"
+
+
 def post(
     gateway: Gateway, body: bytes, content_type: str = "application/octet-stream"
 ) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"{gateway.http}/v1/voice/query", data=body, headers={"Content-Type": content_type}
-    )
+    headers = {"Content-Type": content_type, "Authorization": bearer(gateway.http)}
+    request = urllib.request.Request(f"{gateway.http}/v1/voice/query", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -104,6 +111,7 @@ def test_an_oversized_upload_is_refused_from_its_declared_length(gateway: Gatewa
     try:
         connection.putrequest("POST", "/v1/voice/query")
         connection.putheader("Content-Type", "audio/wav")
+        connection.putheader("Authorization", bearer(gateway.http))
         connection.putheader("Content-Length", str(11 * 1024 * 1024))
         connection.endheaders()
         response = connection.getresponse()
@@ -111,3 +119,13 @@ def test_an_oversized_upload_is_refused_from_its_declared_length(gateway: Gatewa
         assert json.loads(response.read())["error"]["code"] == "body_too_large"
     finally:
         connection.close()
+
+
+def test_a_question_without_a_sign_in_is_refused(gateway: Gateway) -> None:
+    request = urllib.request.Request(
+        f"{gateway.http}/v1/voice/query", data=wav_bytes(SPEECH), headers={"Content-Type": "audio/wav"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    refused.value.close()  # it holds the connection
+    assert refused.value.code == 401

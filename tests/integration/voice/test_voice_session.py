@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.support.gateway import Gateway
 from tests.support.processes import wait_until_async
 from tests.support.speech import piper_16k, silence, white_noise
-from tests.support.voice_client import voice_client
+from tests.support.voice_client import signed_in_url, voice_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio, pytest.mark.slow]
 
@@ -179,7 +179,8 @@ async def test_sessions_over_the_per_client_cap_are_refused_without_harming_othe
     # Sessions of earlier tests end asynchronously on the server; every one must end.
     await wait_until_async(lambda: open_sessions(gateway) == 0, 10, "earlier sessions to close")
     async with voice_client(gateway.ws) as a, voice_client(gateway.ws) as b, voice_client(gateway.ws) as c:
-        async with connect(gateway.ws) as extra:
+        own_origin = {"Origin": f"http://127.0.0.1:{gateway.port}"}
+        async with connect(await signed_in_url(gateway.ws), additional_headers=own_origin) as extra:
             message = await extra.recv()
             assert '"too_many_sessions"' in str(message)
             with pytest.raises(ConnectionClosed):

@@ -374,6 +374,18 @@ async def test_auth_routes_are_throttled_per_ip(make_rig: Callable[..., Awaitabl
         assert (await second.get("/v1/auth/nonce")).status_code == 200
 
 
+async def test_tickets_are_not_held_to_the_sign_in_attempt_limit(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    # A signed-in page that reconnects often is no sign-in flood: tickets count per wallet instead.
+    rig = await make_rig(auth_per_ip=2)
+    async with rig.client("10.0.0.1") as http:
+        token = await access_token(http)  # nonce + verify: the whole sign-in allowance
+        assert (await http.get("/v1/auth/nonce")).status_code == 429
+        for _ in range(5):
+            assert (await http.post("/v1/auth/ws-ticket", headers=bearer(token))).status_code == 200
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -38,7 +38,9 @@ def _settings(tmp_path: Path, **auth: object) -> Settings:
 
 
 @pytest.mark.unit
-def test_auth_is_off_by_default() -> None:
+def test_sign_in_is_on_by_default_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().auth.enabled is True
+    monkeypatch.setenv("ZGV_AUTH__ENABLED", "false")
     assert load_settings().auth.enabled is False
 
 
@@ -51,8 +53,6 @@ def test_admin_addresses_are_checksummed_and_typos_refused(monkeypatch: pytest.M
     for bad in (typo, "0x1234"):
         with pytest.raises(SettingsError, match="ZGV_AUTH__ADMIN_ADDRESSES"):
             load_settings(auth={"admin_addresses": [bad]})
-    monkeypatch.setenv("ZGV_AUTH__ENABLED", "true")
-    assert load_settings().auth.enabled is True
 
 
 @pytest.mark.unit
