@@ -24,12 +24,14 @@ import hmac
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Final
 
+from eth_utils.address import to_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -49,6 +51,8 @@ from voice_gateway.auth.siwe import MAX_MESSAGE_CHARS, MAX_SIGNATURE_CHARS
 from voice_gateway.auth.tokens import MAX_TOKEN_CHARS, AccessClaims
 
 log = logging.getLogger(__name__)
+
+_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 
 MAX_AUTH_BODY_BYTES: Final = 4 * 1024
 MAX_REFRESH_TOKEN_CHARS: Final = 256
@@ -123,6 +127,7 @@ def mount_auth(app: FastAPI, deps: AuthDeps) -> None:
             "/v1/auth/": deps.auth_ip_limit.name,
             "/v1/me": deps.http_ip_limit.name,
             "/v1/admin/": deps.http_ip_limit.name,
+            "/v1/users/": deps.http_ip_limit.name,
         }
     )
     app.add_middleware(FloodGuard, bench=bench)
@@ -134,6 +139,7 @@ def mount_auth(app: FastAPI, deps: AuthDeps) -> None:
     app.add_api_route("/v1/auth/ws-ticket", routes.ws_ticket, methods=["POST"])
     app.add_api_route("/v1/me/history", routes.history, methods=["GET"])
     app.add_api_route("/v1/me/export", routes.export, methods=["GET"])
+    app.add_api_route("/v1/users/{address}/history", routes.user_history, methods=["GET"])
     app.add_api_route("/v1/me", routes.delete_me, methods=["DELETE"])
     app.add_api_route("/v1/admin/audit", routes.audit, methods=["GET"])
 
@@ -238,10 +244,34 @@ class _Routes:
 
     async def _history(self, request: Request) -> JSONResponse:
         claims = await self._signed_in(request)
+        return await self._history_of(request, claims.sub)
+
+    async def user_history(self, request: Request) -> Response:
+        return await self._guarded(request, self._user_history)
+
+    async def _user_history(self, request: Request) -> JSONResponse:
+        # One's own history by address, or anyone's with an admin token. Anything else is 404, the
+        # same as an address nobody uses: a caller learns nothing about other users.
+        await self._limit_ip(request, self._d.http_ip_limit)
+        token = _bearer_token(request)
+        raw = str(request.path_params.get("address", ""))
+        address = to_checksum_address(raw) if _ADDRESS.fullmatch(raw) else None
+        try:
+            claims = await self._d.service.check_access(token, "admin")
+        except AuthError:
+            claims = await self._bearer(request, "gateway")
+            if claims.sub != address:
+                raise _Refusal(404, "not_found", "no such history") from None
+        await self._limit_user(claims)
+        if address is None:
+            raise _Refusal(404, "not_found", "no such history")
+        return await self._history_of(request, address)
+
+    async def _history_of(self, request: Request, address: str) -> JSONResponse:
         _only_params(request, {"limit", "before"})
         limit = _int_param(request, "limit", default=50)
         before = _before_param(request)
-        turns = await self._d.analytics.history(claims.sub, limit, before)
+        turns = await self._d.analytics.history(address, limit, before)
         page = HistoryPage.of(turns, limit)
         return JSONResponse(
             {

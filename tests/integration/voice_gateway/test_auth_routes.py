@@ -326,6 +326,27 @@ async def test_each_user_reads_only_their_own_history(rig: Rig) -> None:
         assert {turn["turn_id"] for turn in export.json()["turns"]} == {"a1", "a2"}
 
 
+async def test_user_a_reading_user_bs_history_is_404(rig: Rig) -> None:
+    now = time.time()
+    await seed_turn(rig, USER_A, "a1", "what is my balance", now - 20)
+    await seed_turn(rig, USER_B, "b1", "B's secret note", now - 10)
+    async with rig.client() as http:
+        token_a = await access_token(http, USER_A_KEY)
+        theirs = await http.get(f"/v1/users/{USER_B}/history", headers=bearer(token_a))
+        assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "not_found")
+        assert "secret" not in theirs.text
+        # The same answer as for an address nobody uses, or none at all: nothing is revealed.
+        nobody = "0x" + "12" * 20
+        assert (await http.get(f"/v1/users/{nobody}/history", headers=bearer(token_a))).status_code == 404
+        assert (await http.get("/v1/users/alice/history", headers=bearer(token_a))).status_code == 404
+        mine = await http.get(f"/v1/users/{USER_A.lower()}/history", headers=bearer(token_a))
+        assert [turn["turn_id"] for turn in mine.json()["turns"]] == ["a1"]
+        assert (await http.get(f"/v1/users/{USER_B}/history")).status_code == 401
+        admin = await access_token(http, ADMIN_KEY, audience="admin")
+        read = await http.get(f"/v1/users/{USER_B}/history", headers=bearer(admin))
+        assert [turn["turn_id"] for turn in read.json()["turns"]] == ["b1"]
+
+
 async def test_delete_me_erases_history_and_kills_every_token(rig: Rig) -> None:
     await seed_turn(rig, USER_A, "a1", "what is my balance", time.time() - 5)
     async with rig.client() as http:
