@@ -25,7 +25,8 @@ from nlp import TextInputError
 from voice_gateway.ask import AskResult, AskService, NoSpeechError
 from voice_gateway.audio.decode import AudioDecodeError
 from voice_gateway.audio_store import AudioStore
-from voice_gateway.auth.gate import GateRefusal, SignInGate
+from voice_gateway.auth.gate import SignInGate
+from voice_gateway.auth.refusal import Refusal
 from voice_gateway.auth.tokens import AccessClaims
 from voice_gateway.history import CompletedTurn
 from voice_gateway.stt import SttError
@@ -109,7 +110,7 @@ def _parse_ask_body(raw: bytes) -> str:
 
 
 async def _caller(gate: SignInGate | None, request: Request) -> AccessClaims | None:
-    """The signed-in caller when sign-in is on (refused with `GateRefusal` otherwise), else None."""
+    """The signed-in caller when sign-in is on (refused with `Refusal` otherwise), else None."""
     return None if gate is None else await gate.caller(request)
 
 
@@ -139,8 +140,8 @@ def create_app(
     async def _request_error(_: Request, exc: _RequestError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message)
 
-    @app.exception_handler(GateRefusal)
-    async def _gate_refusal(_: Request, exc: GateRefusal) -> JSONResponse:
+    @app.exception_handler(Refusal)
+    async def _gate_refusal(_: Request, exc: Refusal) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

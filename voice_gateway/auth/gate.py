@@ -20,6 +20,7 @@ from eth_utils.address import to_checksum_address
 from fastapi import Request, WebSocket
 
 from voice_gateway.auth.rate_limit import RateLimiter
+from voice_gateway.auth.refusal import Refusal, unauthorized
 from voice_gateway.auth.service import AuthError, AuthService, WsGrant
 from voice_gateway.auth.tokens import MAX_TOKEN_CHARS, AccessClaims
 from voice_gateway.history import HistoryRecorder
@@ -27,17 +28,6 @@ from voice_gateway.history import HistoryRecorder
 log = logging.getLogger(__name__)
 
 TURN_AUDIENCE: Final = "gateway"
-
-
-class GateRefusal(Exception):
-    """An HTTP request refused by the gate: status, the API's error code, and headers to send."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +52,22 @@ class SignInGate:
         `Authorization` header (never the query string), within the per-user turn limit.
 
         Raises:
-            GateRefusal: 401 auth_failed, or 429 rate_limited with Retry-After.
+            Refusal: 401 auth_failed, or 429 rate_limited with Retry-After.
         """
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
             log.info("turn refused: missing_token")
-            raise _unauthorized()
+            raise unauthorized()
         try:
             claims = await self.service.check_access(token, TURN_AUDIENCE)
         except AuthError as exc:
             log.info("turn refused: %s", exc.code)
-            raise _unauthorized() from None
+            raise unauthorized() from None
         decision = await self.turn_limit.hit(claims.sub)
         if not decision.allowed:
             retry = str(max(1, math.ceil(decision.retry_after_s)))
-            raise GateRefusal(
-                429, "rate_limited", "too many requests; try again later", {"Retry-After": retry}
-            )
+            raise Refusal(429, "rate_limited", "too many requests; try again later", {"Retry-After": retry})
         return claims
 
     async def redeem(self, websocket: WebSocket) -> WsGrant | None:
@@ -125,7 +113,3 @@ class SignInGate:
                 log.warning("voice session ended: session check failed", exc_info=exc)
                 await end("auth_unavailable", "the sign-in could not be checked; reconnect")
                 return
-
-
-def _unauthorized() -> GateRefusal:
-    return GateRefusal(401, "auth_failed", "authentication failed", {"WWW-Authenticate": "Bearer"})

@@ -24,7 +24,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from voice_gateway.auth.rate_limit import RateLimiter
-from voice_gateway.auth.routes import Refusal, client_ip, enforce_limit, read_json_object, text_field
+from voice_gateway.auth.refusal import Refusal
+from voice_gateway.auth.routes import client_ip, enforce_limit, read_json_object, text_field
 from voice_gateway.auth.service import AuthError, AuthService
 from voice_gateway.auth.siwe import MAX_MESSAGE_CHARS, SiweError, SiweExpectations, check_fields, parse_siwe
 

@@ -46,6 +46,7 @@ from voice_gateway.analytics.store import (
 )
 from voice_gateway.auth.flood_guard import Bench, FloodGuard
 from voice_gateway.auth.rate_limit import RateLimiter
+from voice_gateway.auth.refusal import Refusal, unauthorized
 from voice_gateway.auth.service import AuthError, AuthService, Session
 from voice_gateway.auth.siwe import MAX_MESSAGE_CHARS, MAX_SIGNATURE_CHARS
 from voice_gateway.auth.tokens import MAX_TOKEN_CHARS, AccessClaims
@@ -59,7 +60,6 @@ MAX_REFRESH_TOKEN_CHARS: Final = 256
 MAX_QUERY_CHARS: Final = 32
 # Audiences a client may ask for at sign-in and refresh; the others are minted service to service.
 CLIENT_AUDIENCES: Final = frozenset({"gateway", "admin"})
-_GENERIC: Final = "authentication failed"
 # Codes of AuthError that mean "authenticated, but not allowed", not "who are you?".
 _FORBIDDEN_CODES: Final = frozenset({"not_admin"})
 
@@ -92,25 +92,6 @@ class AuthDeps:
     forget_user: Callable[[str], Awaitable[None]] | None = None
     ip_hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     turn_limit: RateLimiter | None = None
-
-
-class _Refusal(Exception):
-    """Ends a handler with an error response (the app's one error body)."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        body = {"error": {"code": self.code, "message": self.message}}
-        return JSONResponse(status_code=self.status, content=body, headers=self.headers)
-
-
-def _unauthorized() -> _Refusal:
-    return _Refusal(401, "auth_failed", _GENERIC, {"WWW-Authenticate": "Bearer"})
 
 
 def mount_auth(app: FastAPI, deps: AuthDeps) -> None:
@@ -159,7 +140,7 @@ class _Routes:
         try:
             nonce = await self._d.service.issue_nonce(request.headers.get("origin"))
         except AuthError as exc:
-            raise _Refusal(403, "origin_not_allowed", "this page may not sign in here") from exc
+            raise Refusal(403, "origin_not_allowed", "this page may not sign in here") from exc
         return JSONResponse({"nonce": nonce, "expires_in_s": self._d.service.policy.nonce_ttl_s})
 
     async def verify(self, request: Request) -> Response:
@@ -176,7 +157,7 @@ class _Routes:
             session = await self._d.service.verify(message, signature, origin, audience=audience)
         except AuthError as exc:
             await self._audit(request, "signin_failed", exc.code)
-            raise _unauthorized() from None
+            raise unauthorized() from None
         return JSONResponse(_session_json(session))
 
     async def refresh(self, request: Request) -> Response:
@@ -192,7 +173,7 @@ class _Routes:
             session = await self._d.service.refresh(token, audience=audience)
         except AuthError as exc:
             await self._audit(request, "refresh_failed", exc.code)
-            raise _unauthorized() from None
+            raise unauthorized() from None
         return JSONResponse(_session_json(session))
 
     async def logout(self, request: Request) -> Response:
@@ -205,7 +186,7 @@ class _Routes:
         if "authorization" in request.headers:
             claims = await self._bearer(request, "gateway")
             if raw.strip():
-                raise _Refusal(422, "unexpected_body", "log out with a bearer token or a body, not both")
+                raise Refusal(422, "unexpected_body", "log out with a bearer token or a body, not both")
             ended = await self._d.service.logout(session=claims)
             return JSONResponse({"logged_out": ended})
         self._require_origin(request)
@@ -214,7 +195,7 @@ class _Routes:
             ended = await self._d.service.logout(refresh_token=token)
         except AuthError as exc:
             log.info("logout refused: %s", exc.code)
-            raise _unauthorized() from None
+            raise unauthorized() from None
         return JSONResponse({"logged_out": ended})
 
     async def ws_ticket(self, request: Request) -> Response:
@@ -228,13 +209,13 @@ class _Routes:
         await self._limit_user(claims)
         origin = request.headers.get("origin")
         if origin is None:
-            raise _Refusal(403, "origin_required", "a WebSocket ticket is issued to a browser page only")
+            raise Refusal(403, "origin_required", "a WebSocket ticket is issued to a browser page only")
         try:
             ticket = await self._d.service.issue_ws_ticket(claims, origin)
         except AuthError as exc:
             if exc.code == "wrong_origin":
-                raise _Refusal(403, "origin_not_allowed", "this page may not open voice sessions") from None
-            raise _unauthorized() from None
+                raise Refusal(403, "origin_not_allowed", "this page may not open voice sessions") from None
+            raise unauthorized() from None
         return JSONResponse({"ticket": ticket, "expires_in_s": self._d.service.policy.ticket_ttl_s})
 
     # --- /v1/me -----------------------------------------------------------------------------------
@@ -261,10 +242,10 @@ class _Routes:
         except AuthError:
             claims = await self._bearer(request, "gateway")
             if claims.sub != address:
-                raise _Refusal(404, "not_found", "no such history") from None
+                raise Refusal(404, "not_found", "no such history") from None
         await self._limit_user(claims)
         if address is None:
-            raise _Refusal(404, "not_found", "no such history")
+            raise Refusal(404, "not_found", "no such history")
         return await self._history_of(request, address)
 
     async def _history_of(self, request: Request, address: str) -> JSONResponse:
@@ -320,7 +301,7 @@ class _Routes:
         limit = _int_param(request, "limit", default=100)
         kind = request.query_params.get("kind")
         if kind is not None and (not kind or len(kind) > 64):
-            raise _Refusal(422, "invalid_kind", "kind must be 1..64 characters")
+            raise Refusal(422, "invalid_kind", "kind must be 1..64 characters")
         events = await self._d.analytics.audit_events(limit, kind)
         return JSONResponse({"events": [asdict(event) for event in events]})
 
@@ -331,14 +312,14 @@ class _Routes:
     ) -> Response:
         try:
             return await handler(request)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             return refusal.response()
         except AnalyticsError as exc:
-            return _Refusal(422, exc.code, str(exc)).response()
+            return Refusal(422, exc.code, str(exc)).response()
         except AnalyticsUnavailable as exc:
             log.warning("analytics unavailable: %s", exc.code)
             headers = {"Retry-After": "5"} if exc.retryable else None
-            return _Refusal(503, "unavailable", "try again later", headers).response()
+            return Refusal(503, "unavailable", "try again later", headers).response()
 
     async def _signed_in(self, request: Request) -> AccessClaims:
         await self._limit_ip(request, self._d.http_ip_limit)
@@ -353,8 +334,8 @@ class _Routes:
         except AuthError as exc:
             log.info("access refused: %s", exc.code)
             if exc.code in _FORBIDDEN_CODES:
-                raise _Refusal(403, "forbidden", "this account may not do that") from None
-            raise _unauthorized() from None
+                raise Refusal(403, "forbidden", "this account may not do that") from None
+            raise unauthorized() from None
 
     async def _admin(self, request: Request) -> AccessClaims:
         """An admin-audience token; a live gateway token gets 403 (known, but not an admin token)."""
@@ -363,26 +344,26 @@ class _Routes:
             return await self._d.service.check_access(token, "admin")
         except AuthError as exc:
             if exc.code == "not_admin":
-                raise _Refusal(403, "forbidden", "admins only") from None
+                raise Refusal(403, "forbidden", "admins only") from None
             if exc.code != "token_wrong_audience":
                 log.info("admin access refused: %s", exc.code)
-                raise _unauthorized() from None
+                raise unauthorized() from None
         try:
             await self._d.service.check_access(token, "gateway")
         except AuthError as exc:
             log.info("admin access refused: %s", exc.code)
-            raise _unauthorized() from None
-        raise _Refusal(403, "forbidden", "admins only: sign in with the admin audience")
+            raise unauthorized() from None
+        raise Refusal(403, "forbidden", "admins only: sign in with the admin audience")
 
     def _require_origin(self, request: Request) -> None:
         if request.headers.get("origin") not in self._d.allowed_origins:
-            raise _Refusal(403, "origin_not_allowed", "this page may not use this session")
+            raise Refusal(403, "origin_not_allowed", "this page may not use this session")
 
     async def _limit_ip(self, request: Request, limiter: RateLimiter) -> None:
         ip = _client_ip(request)
         try:
             await _enforce(limiter, ip)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             self._bench.refused(limiter.name, ip, float(refusal.headers.get("Retry-After", "1")))
             raise
 
@@ -403,7 +384,7 @@ async def _enforce(limiter: RateLimiter, subject: str) -> None:
     decision = await limiter.hit(subject)
     if not decision.allowed:
         retry = str(max(1, math.ceil(decision.retry_after_s)))
-        raise _Refusal(429, "rate_limited", "too many requests; try again later", {"Retry-After": retry})
+        raise Refusal(429, "rate_limited", "too many requests; try again later", {"Retry-After": retry})
 
 
 def _client_ip(request: Request) -> str:
@@ -415,12 +396,12 @@ def _bearer_token(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
-        raise _unauthorized()
+        raise unauthorized()
     return token
 
 
 async def _read_capped(request: Request) -> bytes:
-    too_large = _Refusal(413, "too_large", f"the request body is larger than {MAX_AUTH_BODY_BYTES} bytes")
+    too_large = Refusal(413, "too_large", f"the request body is larger than {MAX_AUTH_BODY_BYTES} bytes")
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_AUTH_BODY_BYTES):
         raise too_large
@@ -436,42 +417,42 @@ def _json_object(raw: bytes, allowed: set[str]) -> dict[str, object]:
     try:
         payload = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise _Refusal(400, "invalid_encoding", "the request body is not valid UTF-8") from None
+        raise Refusal(400, "invalid_encoding", "the request body is not valid UTF-8") from None
     except json.JSONDecodeError:
-        raise _Refusal(400, "invalid_json", "the request body is not JSON") from None
+        raise Refusal(400, "invalid_json", "the request body is not JSON") from None
     if not isinstance(payload, dict):
-        raise _Refusal(422, "invalid_body", "the request body must be a JSON object")
+        raise Refusal(422, "invalid_body", "the request body must be a JSON object")
     unknown = sorted(set(payload) - allowed)
     if unknown:
-        raise _Refusal(422, "unknown_field", f"unknown field(s): {', '.join(unknown)[:200]}")
+        raise Refusal(422, "unknown_field", f"unknown field(s): {', '.join(unknown)[:200]}")
     return payload
 
 
 def _text_field(body: dict[str, object], name: str, max_chars: int) -> str:
     value = body.get(name)
     if value is None:
-        raise _Refusal(422, f"missing_{name}", f'"{name}" is required')
+        raise Refusal(422, f"missing_{name}", f'"{name}" is required')
     if not isinstance(value, str) or not value:
-        raise _Refusal(422, f"invalid_{name}", f'"{name}" must be a non-empty string')
+        raise Refusal(422, f"invalid_{name}", f'"{name}" must be a non-empty string')
     if len(value) > max_chars:
-        raise _Refusal(413, "too_large", f'"{name}" is longer than {max_chars} characters')
+        raise Refusal(413, "too_large", f'"{name}" is longer than {max_chars} characters')
     return value
 
 
 def _audience(body: dict[str, object]) -> str:
     audience = body.get("audience", "gateway")
     if not isinstance(audience, str) or audience not in CLIENT_AUDIENCES:
-        raise _Refusal(422, "invalid_audience", f'"audience" is one of {sorted(CLIENT_AUDIENCES)}')
+        raise Refusal(422, "invalid_audience", f'"audience" is one of {sorted(CLIENT_AUDIENCES)}')
     return audience
 
 
 def _only_params(request: Request, allowed: set[str]) -> None:
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
-        raise _Refusal(422, "unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+        raise Refusal(422, "unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
     for name in allowed:
         if len(request.query_params.getlist(name)) > 1:
-            raise _Refusal(422, f"invalid_{name}", f"{name} may be given once")
+            raise Refusal(422, f"invalid_{name}", f"{name} may be given once")
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -479,7 +460,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if raw is None:
         return default
     if len(raw) > MAX_QUERY_CHARS or not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise _Refusal(422, f"invalid_{name}", f"{name} must be an integer in 1..{MAX_PAGE}")
+        raise Refusal(422, f"invalid_{name}", f"{name} must be an integer in 1..{MAX_PAGE}")
     return int(raw)
 
 
@@ -487,7 +468,7 @@ def _before_param(request: Request) -> float | None:
     raw = request.query_params.get("before")
     if raw is None:
         return None
-    invalid = _Refusal(422, "invalid_before", "before must be a non-negative number of seconds")
+    invalid = Refusal(422, "invalid_before", "before must be a non-negative number of seconds")
     if len(raw) > MAX_QUERY_CHARS:
         raise invalid
     try:
@@ -516,7 +497,6 @@ def _session_json(session: Session) -> dict[str, JsonValue]:
 
 
 # For routes of other modules that share this one's conventions (body cap, error body, limits).
-Refusal = _Refusal
 text_field = _text_field
 client_ip = _client_ip
 enforce_limit = _enforce
