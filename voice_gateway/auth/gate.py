@@ -70,6 +70,11 @@ class SignInGate:
             raise Refusal(429, "rate_limited", "too many requests; try again later", {"Retry-After": retry})
         return claims
 
+    async def admit_turn(self, address: str) -> bool:
+        """Whether a signed-in wallet may have one more turn answered now (the same per-wallet
+        limit as the HTTP turn routes, so a socket is no way around it)."""
+        return (await self.turn_limit.hit(address)).allowed
+
     async def redeem(self, websocket: WebSocket) -> WsGrant | None:
         """Redeem the upgrade's `?ticket=` with its Origin; None (reason logged) when refused."""
         tickets = websocket.query_params.getlist("ticket")

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -117,6 +117,8 @@ class VoiceSession:
         user: whose profile, contacts and notes the dialogue uses (a signed-in wallet's address);
             None: the deployment's local user.
         on_turn: told about each turn that produced a reply, after its `metrics`; must not block.
+        admit_turn: asked before each turn is answered; False refuses it with `rate_limited`
+            (a signed-in wallet's turn limit). None admits every turn.
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class VoiceSession:
         *,
         user: str | None = None,
         on_turn: Callable[[CompletedTurn], None] | None = None,
+        admit_turn: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:16]
         self._deps = deps
@@ -149,6 +152,7 @@ class VoiceSession:
         # What the interpreter remembers of this conversation (pending confirmations included).
         self.dialogue = Dialogue() if user is None else Dialogue(user=user)
         self._on_turn = on_turn
+        self._admit_turn = admit_turn
         self.frames_received = 0
         self.frames_dropped = 0
 
@@ -469,6 +473,9 @@ class VoiceSession:
     async def _respond(
         self, turn_id: str, text: str, timings: dict[str, float], *, origin_at: float, origin: str
     ) -> None:
+        if self._admit_turn is not None and not await self._admit_turn():
+            await self._error("rate_limited", "too many questions; wait a moment", turn_id=turn_id)
+            return
         token = log_context.turn_id.set(turn_id)
         try:
             clock = StageClock()

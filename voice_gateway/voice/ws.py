@@ -111,7 +111,13 @@ async def _signed_in_session(
     """Run a signed-in session with its two owned helpers, the revocation watch and the history
     writer; both end with the session."""
     history = SessionHistory(gate.history, grant.address, grant.role)
-    session = VoiceSession(deps, transport, user=grant.address, on_turn=history.add)
+    session = VoiceSession(
+        deps,
+        transport,
+        user=grant.address,
+        on_turn=history.add,
+        admit_turn=lambda: gate.admit_turn(grant.address),
+    )
 
     async def end(code: str, message: str) -> None:
         await session.end(code, message, CLOSE_POLICY)

@@ -250,6 +250,20 @@ async def test_a_ticket_opens_one_session_of_its_wallet_whose_turns_are_recorded
     assert [call["tool"] for call in tool_calls if isinstance(call, dict)] == ["get_balance"]
 
 
+async def test_a_socket_is_no_way_around_the_wallets_turn_limit(rig: Rig) -> None:
+    async with rig.http() as http:
+        ticket = await ticket_for(http, await access_token(http, USER_B_KEY))
+    async with connect(rig.ws_url(ticket), origin=ORIGIN) as ws:  # type: ignore[arg-type]
+        await started(ws)
+        for _ in range(TURNS_PER_USER):
+            await ws.send(json.dumps({"type": "text", "text": "what is the latest block"}))
+            await next_event(ws, "metrics")
+        await ws.send(json.dumps({"type": "text", "text": "what is the latest block"}))
+        refused = await next_event(ws, "error")
+        assert refused["code"] == "rate_limited"
+        assert not refused.get("fatal")  # the session stays open; later turns wait for the window
+
+
 async def test_a_ticket_from_another_origin_or_expired_is_refused(rig: Rig) -> None:
     async with rig.http() as http:
         token = await access_token(http)
