@@ -17,6 +17,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from learning.postgres_table import PostgresTable
 from learning.sqlite_table import SqliteTable
 
 _VERSION = b"\x01"
@@ -74,6 +75,44 @@ class SqliteKeyStore:
 
     async def delete(self, user: str) -> bool:
         return await self._table.delete(user)
+
+
+class PostgresKeyStore:
+    """Wrapped keys in PostgreSQL, shared by every replica (the cluster profile). `open()` first."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self._table = PostgresTable(dsn, schema, "data_keys")
+
+    async def open(self) -> None:
+        """Connect and create the table if needed."""
+        await self._table.open()
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._table.close()
+
+    async def get(self, user: str) -> bytes | None:
+        return await self._table.get(user)
+
+    async def put_if_absent(self, user: str, wrapped: bytes) -> bytes:
+        return await self._table.put_if_absent(user, wrapped)
+
+    async def delete(self, user: str) -> bool:
+        return await self._table.delete(user)
+
+
+def load_master_key(path: Path) -> bytes:
+    """A master key that must already exist (the cluster profile: every replica needs the same).
+
+    Raises:
+        ValueError: the file is missing or does not hold a 32-byte key.
+    """
+    if not path.is_file():
+        raise ValueError(f"no master key at {path}: replicas must share one (32 random bytes)")
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"{path} does not hold a {KEY_BYTES}-byte key")
+    return key
 
 
 def load_or_create_master_key(path: Path) -> bytes:

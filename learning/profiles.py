@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from learning.crypto import EnvelopeCipher
+from learning.postgres_table import PostgresTable
 from learning.sqlite_table import SqliteTable
 from zerog_client.storage.kv_streams import stream_id
 from zerog_client.storage.kv_writer import KvWriter
@@ -101,6 +102,30 @@ class SqliteBlobStore:
 
     def __init__(self, path: str | Path) -> None:
         self._table = SqliteTable(path, "blobs")
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._table.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        await self._table.put(key, value)
+
+    async def delete(self, key: str) -> None:
+        await self._table.delete(key)
+
+
+class PostgresBlobStore:
+    """Blobs in PostgreSQL, shared by every replica (the cluster profile). `open()` first."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self._table = PostgresTable(dsn, schema, "profile_blobs")
+
+    async def open(self) -> None:
+        """Connect and create the table if needed."""
+        await self._table.open()
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._table.close()
 
     async def get(self, key: str) -> bytes | None:
         return await self._table.get(key)

@@ -26,7 +26,7 @@ from voice_gateway.auth.siwe import SiweExpectations
 from voice_gateway.auth.tokens import SigningKeys, ensure_signing_key, load_signing_key
 from voice_gateway.history import HistoryRecorder
 from zerog_client import DEVNET
-from zgvoice.runtime import user_cipher
+from zgvoice.runtime import user_data
 from zgvoice.settings import Settings
 
 
@@ -118,7 +118,8 @@ async def open_auth(settings: Settings) -> AsyncIterator[AuthDeps | None]:
         service = AuthService(
             store, SigningKeys(key), expectations, cfg.admin_addresses, checker, policy=policy
         )
-        cipher = user_cipher(settings)
+        # The same key store the interpreter seals with (shared by replicas in the cluster profile).
+        cipher, _ = await stack.enter_async_context(user_data(settings))
 
         async def forget_user(address: str) -> None:
             await cipher.forget(address)

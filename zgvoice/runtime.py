@@ -8,8 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from learning.crypto import EnvelopeCipher, SqliteKeyStore, load_or_create_master_key
-from learning.profiles import ProfileStore, SqliteBlobStore
+from learning.crypto import (
+    EnvelopeCipher,
+    PostgresKeyStore,
+    SqliteKeyStore,
+    load_master_key,
+    load_or_create_master_key,
+)
+from learning.profiles import PostgresBlobStore, ProfileStore, SqliteBlobStore
 from mcp_servers.knowledge import build_knowledge_server
 from task_interpreter import Interpreter, ToolExecutor, TurnContext
 from task_interpreter.executor import HttpTarget, LazyTarget, McpTarget
@@ -199,6 +205,35 @@ def profile_store(settings: Settings, cipher: EnvelopeCipher) -> ProfileStore:
 
 
 @asynccontextmanager
+async def user_data(settings: Settings) -> AsyncIterator[tuple[EnvelopeCipher, ProfileStore]]:
+    """The users' data keys and encrypted profiles for the configured profile.
+
+    Embedded: files under var/ (the master key made on first use). Cluster: PostgreSQL, shared by
+    every replica, so a key one replica destroys is gone for all; the master key must already
+    exist in a file every replica reads.
+
+    Raises:
+        SettingsError: the cluster profile without its master key.
+    """
+    if settings.profile != "cluster" or settings.cluster.postgres_dsn is None:
+        cipher = user_cipher(settings)
+        yield cipher, profile_store(settings, cipher)
+        return
+    try:
+        master = load_master_key(settings.profiles.master_key_path)
+    except ValueError as exc:
+        raise SettingsError(f"ZGV_PROFILES__MASTER_KEY_PATH: {exc}") from None
+    dsn, schema = settings.cluster.postgres_dsn.get_secret_value(), settings.cluster.postgres_schema
+    keys, blobs = PostgresKeyStore(dsn, schema), PostgresBlobStore(dsn, schema)
+    async with AsyncExitStack() as stack:
+        for store in (keys, blobs):
+            await store.open()
+            stack.push_async_callback(store.close)
+        cipher = EnvelopeCipher(master, keys)
+        yield cipher, ProfileStore(blobs, cipher)
+
+
+@asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open every component for the configured profile and close them in reverse order.
 
@@ -212,14 +247,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with reader, AsyncExitStack() as stack:
         user_address = await _default_user_address(settings, reader)
         targets = await _tool_targets(settings, stack)
-        cipher = user_cipher(settings)
+        cipher, profiles = await stack.enter_async_context(user_data(settings))
         executor = await stack.enter_async_context(ToolExecutor(targets, pins=load_pins()))
         interpreter = Interpreter(
             executor,
             TurnContext(user_address),
             settings.nlp.max_text_chars,
             recognizer=recognizer_for(settings),
-            profiles=profile_store(settings, cipher),
+            profiles=profiles,
             write_threshold=settings.nlp.write_threshold,
             notes=cipher,
             llm=llm_planner(settings),

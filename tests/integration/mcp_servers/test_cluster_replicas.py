@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -82,7 +84,12 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     ports = [free_port(), free_port()]
     secret = secrets.token_hex(32)
-    async with TcpProxy("127.0.0.1", *ports) as balancer:
+    # The users' master key every replica shares (the cluster profile makes none of its own).
+    keys_dir = tempfile.TemporaryDirectory(prefix="zgv-master-")
+    master_key = Path(keys_dir.name) / "master.key"
+    master_key.write_bytes(secrets.token_bytes(32))
+    async with TcpProxy("127.0.0.1", *ports) as balancer, contextlib.AsyncExitStack() as stack:
+        stack.callback(keys_dir.cleanup)
         url = f"{balancer.url}/mcp"
         env = zgv_env(
             ZGV_PROFILE="cluster",
@@ -94,6 +101,7 @@ async def cluster(
             ZGV_MCP__RESOURCE_URL=url,
             ZGV_MCP_TOOLS__HANDLE_KEY=secrets.token_hex(32),
             ZGV_LOG__LEVEL="WARNING",
+            ZGV_PROFILES__MASTER_KEY_PATH=str(master_key),
             **settings,
         )
         processes = [
@@ -207,3 +215,8 @@ async def test_the_interpreter_reaches_the_tools_over_http_on_the_cluster_profil
         unset = await anyio.run_process([str(ZGV), "ask", "what is my balance"], env=missing, check=False)
         assert unset.returncode == 2
         assert b"ZGV_CLUSTER__MCP_CHAIN_URL" in unset.stderr
+        # Replicas must share the users' master key: the cluster profile never makes one of its own.
+        keyless = {**env, "ZGV_PROFILES__MASTER_KEY_PATH": "/nonexistent/master.key"}
+        no_key = await anyio.run_process([str(ZGV), "ask", "what is my balance"], env=keyless, check=False)
+        assert no_key.returncode == 2
+        assert b"ZGV_PROFILES__MASTER_KEY_PATH" in no_key.stderr
